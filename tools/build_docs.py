@@ -21,7 +21,7 @@ def process(proc: Path, nbs: Path):
     if proc.exists(): shutil.rmtree(proc)
     for src in nbs.rglob('*'):
         rel = src.relative_to(nbs)
-        if any(p.startswith('.') or p in ('_proc', '_docs') for p in rel.parts) or src.is_dir(): continue
+        if any(p.startswith('.') or p in ('_proc', '_docs', 'figures') for p in rel.parts) or src.is_dir(): continue
         dst = proc / rel; dst.parent.mkdir(parents=True, exist_ok=True)
         if src.suffix == '.ipynb':
             nb = read_nb(src); os.environ['IN_TEST'] = '1'
@@ -31,7 +31,7 @@ def process(proc: Path, nbs: Path):
             write_nb(nb, dst)
         else: shutil.copy2(src, dst)
     figs = get_config().config_path / 'figures'
-    if figs.exists(): shutil.copytree(figs, proc / 'figures', ignore=shutil.ignore_patterns('.*'))
+    if figs.exists(): shutil.copytree(figs, proc / 'figures', ignore=shutil.ignore_patterns('.*'), dirs_exist_ok=True)
 
 def readme(proc: Path, cfg) -> str:
     "README.md text from the processed readme notebook, without Quarto."
@@ -58,6 +58,8 @@ def main():
     ap.add_argument('--out', type=Path, default=None, help='site folder (default: doc_path of settings.ini, _docs)')
     ap.add_argument('--offline', action='store_true', help='use the pure-Python path even where Quarto exists')
     ap.add_argument('--readme-only', action='store_true', help='only regenerate README.md')
+    ap.add_argument('--no-readme', action='store_true', help='leave README.md alone (tests)')
+    ap.add_argument('--proc', type=Path, default=None, help='scratch folder for processed notebooks (default: _proc)')
     a = ap.parse_args()
     cfg = get_config(); t0 = time.time()
     out = (a.out or cfg.config_path / cfg.doc_path.name).resolve()
@@ -66,14 +68,14 @@ def main():
         subprocess.run([str(Path(sys.executable).parent / 'nbdev_docs')], check=True)
         if out != (cfg.config_path / cfg.doc_path.name).resolve(): shutil.copytree(cfg.config_path / cfg.doc_path.name, out, dirs_exist_ok=True)
         print(f'docs built with Quarto into {out}'); return
-    proc = cfg.config_path / '_proc'
+    proc = (a.proc or cfg.config_path / '_proc').resolve()
     process(proc, cfg.nbs_path)
-    (cfg.config_path / 'README.md').write_text(readme(proc, cfg))
+    if not a.no_readme: (cfg.config_path / 'README.md').write_text(readme(proc, cfg))
     if a.readme_only: print('README.md written from', cfg.nbs_path / cfg.readme_nb); return
     r = subprocess.run([str(Path(sys.executable).parent / 'smalldocs'), 'render', str(proc), '--quiet'], capture_output=True, text=True)
     if r.returncode != 0: sys.exit(f'smalldocs failed:\n{r.stdout}\n{r.stderr}')
     if out.exists(): shutil.rmtree(out)
     shutil.move(str(proc / '_docs'), out)
-    print(f'docs built offline (nbdev processing + smalldocs) into {out} in {time.time() - t0:.1f} s; README.md updated')
+    print(f'docs built offline (nbdev processing + smalldocs) into {out} in {time.time() - t0:.1f} s' + ('' if a.no_readme else '; README.md updated'))
 
 if __name__ == '__main__': main()
