@@ -20,7 +20,7 @@ from .metrics import task_metrics
 __all__ = ['STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'SCALE_DEFAULTS', 'PRESET_OF_SCALE', 'REQUIRED', 'TokenModel',
            'backbone_trainable', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch',
            'TrainConfig', 'cosine_schedule', 'evaluate', 'fit', 'ExperimentConfig', 'toy_assets', 'ci_assets',
-           'resolve_assets', 'data_files', 'prepare', 'test_outputs', 'plot_run', 'write_run', 'finish_run',
+           'resolve_assets', 'data_files', 'prepare', 'test_outputs', 'plot_run', 'n_params', 'write_run', 'finish_run',
            'run_in_process', 'template_path', 'run_experiment', 'cli_finetune']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
@@ -178,12 +178,16 @@ def evaluate(model, data: dict, task: str, batch_size: int = 4096, device: str =
     return torch.cat(outs).numpy(), tot / max(n, 1)
 
 def _rng_state():
-    s = dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), random=random.getstate())
+    name, keys, pos, has_gauss, gauss = np.random.get_state()     # stored as tensors + numbers: loads with weights_only
+    s = dict(torch=torch.get_rng_state(), numpy=[name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+             random=random.getstate())
     if torch.cuda.is_available(): s['cuda'] = torch.cuda.get_rng_state_all()
     return s
 
 def _set_rng_state(s):
-    torch.set_rng_state(s['torch']); np.random.set_state(s['numpy']); random.setstate(s['random'])
+    name, keys, pos, has_gauss, gauss = s['numpy']
+    torch.set_rng_state(s['torch']); np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(s['random'])
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 def _scalars(m: dict) -> dict: return {k: v for k, v in m.items() if isinstance(v, (int, float))}
@@ -200,7 +204,7 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
     state = dict(epoch=-1, history=[], best_state=None, best_epoch=-1, best_val_loss=float('inf'), train_time_s=0.0)
     ckpt = Path(ckpt) if ckpt else None
     if ckpt and ckpt.exists():                                    # resume after the last finished epoch
-        c = torch.load(ckpt, map_location='cpu', weights_only=False)
+        c = torch.load(ckpt, map_location='cpu', weights_only=True)
         if c['cfg'] != cfg.to_dict(): raise ValueError(f"{ckpt}: checkpoint of a different configuration {c['cfg']} (now {cfg.to_dict()})")
         model.load_state_dict(c['model']); opt.load_state_dict(c['optimizer']); sched.load_state_dict(c['scheduler'])
         _set_rng_state(c['rng']); state = c['state']
@@ -434,6 +438,10 @@ def plot_run(out: Path, task: str, history: list, pred: dict) -> list[Path]:
     plt.close('all')
     return files
 
+def n_params(model: nn.Module) -> int:
+    "Parameters of the fine-tuned model; the backbone's next-token head (pretraining only) is unused and not counted."
+    return sum(q.numel() for n, q in model.named_parameters() if not n.startswith('backbone.head.'))
+
 def write_run(p: ExperimentConfig, out: Path, prep, res: dict, metrics: dict, pred: dict, wall_time_s: float) -> Path:
     "Write config.json, history.json, metrics.json, predictions.parquet, best.pt and plots into run folder `out`."
     import pyarrow as pa, pyarrow.parquet as pq
@@ -441,7 +449,7 @@ def write_run(p: ExperimentConfig, out: Path, prep, res: dict, metrics: dict, pr
     params = p.to_dict()
     save_json(params, out / 'config.json')
     save_json(res['history'], out / 'history.json')
-    n_par = sum(q.numel() for q in prep.model.parameters())
+    n_par = n_params(prep.model)
     save_json({**params, **dict(best_val_loss=res['best_val_loss'], best_epoch=res['best_epoch'], wall_time_s=wall_time_s,
                                 train_time_s=res['train_time_s'], hardware=run_info(), n_train=prep.n[0], n_val=prep.n[1],
                                 n_test=prep.n[2], n_params=n_par), **metrics}, out / 'metrics.json')

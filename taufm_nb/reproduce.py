@@ -12,7 +12,7 @@ from .core import SCALES, get_paths, save_json, run_info
 from .cli import available
 
 # %% auto #0
-__all__ = ['STAGES', 'Stage', 'module_stage', 'run_chain', 'cli_reproduce', 'cli_figures']
+__all__ = ['STAGES', 'Stage', 'module_stage', 'run_chain', 'cli_reproduce']
 
 # %% ../nbs/80_reproduce.ipynb #8111b11d
 @dataclass
@@ -36,8 +36,8 @@ STAGES: list[Stage] = [
     Stage('generate', 'generate', module_stage('taufm_nb.generate'), 3),        # workdir/data/<process>/
     Stage('tokenizer', 'train-tokenizer', module_stage('taufm_nb.tokenizer'), 4),  # workdir/tokenizer, workdir/tokens
     Stage('pretrain', 'pretrain', module_stage('taufm_nb.backbone'), 5),        # workdir/backbone
-    Stage('grid', 'grid', None, 7),                                             # workdir/runs/<grid>/...
-    Stage('figures', 'figures', None, 7),                                       # figures/ + results table
+    Stage('grid', 'grid', module_stage('taufm_nb.grid'), 7),                    # workdir/runs/<grid>/...
+    Stage('figures', 'figures', module_stage('taufm_nb.results'), 7),           # figures/ + results table
 ]
 
 def run_chain(scale: str, workdir: Path | None = None, stages: list[Stage] | None = None) -> dict:
@@ -74,7 +74,3 @@ def cli_reproduce(argv: list[str]) -> int:
     todo = [k for k, v in status.items() if v != 'done']
     if todo: print(f"[reproduce] finished; stages not built yet: {', '.join(todo)}")
     return 0
-
-def cli_figures(argv: list[str]) -> int:
-    "taufm figures: draw the paper figures from finished runs (filled by the reproduction issue)."
-    print("taufm figures: the figure notebooks are not built yet (issue #7)", file=sys.stderr); return 3

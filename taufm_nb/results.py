@@ -11,10 +11,10 @@ import pandas as pd
 from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_json, in_test, run_info
 
 # %% auto #0
-__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'fake_runs', 'read_run',
-           'gather', 'save_results', 'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach',
-           'data_efficiency', 'main_grid', 'compare', 'results_table', 'figure_inputs', 'savefig', 'write_tables',
-           'draw_figures', 'figures_main', 'run_stage']
+__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK',
+           'fake_runs', 'read_run', 'gather', 'save_results', 'load_results', 'load_predictions', 'seed_stats',
+           'closest_size', 'size_to_reach', 'data_efficiency', 'main_grid', 'compare', 'results_table', 'figure_inputs',
+           'savefig', 'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
 def _fake_predictions(task, quality, n, rng) -> pd.DataFrame:
@@ -306,6 +306,7 @@ def savefig(fig, name: str, fig_dir) -> list[Path]:
 # %% ../nbs/41_results.ipynb #3e818ec9
 FIGURE_NOTEBOOKS = ('42_fig4_loss_vs_size.ipynb', '43_fig5_physics.ipynb', '44_fig6_tsne.ipynb',
                     '45_fig7_ablations.ipynb', '46_data_efficiency.ipynb')
+TOKENIZER_NOTEBOOK = '11_tokenizer_figures.ipynb'   # Figs. 2, 3: needs the tokenizer and data, not the grid's runs
 
 def write_tables(results_dir: str | Path, out: str | Path, scale: str | None = None) -> dict:
     "Gather `results_dir` and write results.parquet/csv, results.md/json and data_efficiency.csv into `out`."
@@ -325,26 +326,30 @@ def write_tables(results_dir: str | Path, out: str | Path, scale: str | None = N
         files['efficiency'] = out / 'data_efficiency.csv'
     return files
 
+def run_figure_notebook(name: str, params: dict, out: str | Path, kernel: str | None = None) -> str:
+    "Execute nbs/`name` with papermill into out/notebooks/`name`; a status line ('ok ...', 'FAILED: ...', 'missing: ...')."
+    import papermill as pm
+    nbs = get_paths().root / 'nbs'
+    src, dst = nbs / name, Path(out) / 'notebooks' / name
+    if not src.exists(): return f"missing: {src}"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel, progress_bar=False, cwd=str(nbs))
+        st = f"ok in {time.time() - t0:.0f} s ({dst})"
+    except Exception as e:
+        st = f"FAILED: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''} (notebook {dst})"
+    print(f"[figures] {name}: {st}")
+    return st
+
 def draw_figures(results_dir: str | Path, out: str | Path | None = None, fig_dir: str | Path | None = None,
                  scale: str | None = None, kernel: str | None = None, notebooks=FIGURE_NOTEBOOKS) -> dict:
     "Tables + every figure notebook on `results_dir`; returns {name: path or error}."
-    import papermill as pm
     results_dir = Path(results_dir); out = Path(out or results_dir)
     fig_dir = Path(fig_dir or get_paths().figures); fig_dir.mkdir(parents=True, exist_ok=True)
     status = {k: str(v) for k, v in write_tables(results_dir, out, scale).items()}
-    nbs = get_paths().root / 'nbs'
     for name in notebooks:
-        src = nbs / name
-        if not src.exists(): status[name] = f"missing: {src}"; continue
-        dst = out / 'notebooks' / name; dst.parent.mkdir(parents=True, exist_ok=True)
-        t0 = time.time()
-        try:
-            pm.execute_notebook(str(src), str(dst), parameters=dict(results_dir=str(results_dir), fig_dir=str(fig_dir), scale=scale),
-                                kernel_name=kernel, progress_bar=False, cwd=str(nbs))
-            status[name] = f"ok in {time.time() - t0:.0f} s ({dst})"
-        except Exception as e:
-            status[name] = f"FAILED: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''} (notebook {dst})"
-        print(f"[figures] {name}: {status[name]}")
+        status[name] = run_figure_notebook(name, dict(results_dir=str(results_dir), fig_dir=str(fig_dir), scale=scale), out, kernel)
     return status
 
 def figures_main(argv: list[str]) -> int:
@@ -368,9 +373,13 @@ def figures_main(argv: list[str]) -> int:
     return 1 if any(str(v).startswith(('FAILED', 'missing')) for v in st.values()) else 0
 
 def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dict:
-    "The figures stage of `taufm reproduce`: tables + figure notebooks on `workdir/runs` (tables in `workdir/results`)."
+    "The figures stage of `taufm reproduce`: tables + Figs. 4-7 on `workdir/runs`, Figs. 2-3 on `workdir/tokenizer`."
     workdir = Path(workdir)
     st = draw_figures(workdir / 'runs', workdir / 'results', scale=scale, kernel=kernel)
+    if (workdir / 'tokenizer').exists():    # Figs. 2 and 3: the chain's tokenizer on the chain's data
+        st[TOKENIZER_NOTEBOOK] = run_figure_notebook(TOKENIZER_NOTEBOOK, dict(
+            scale=scale, data_dir=str(workdir / 'data'), tokenizer_dir=str(workdir / 'tokenizer'),
+            fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
     bad = {k: v for k, v in st.items() if str(v).startswith(('FAILED', 'missing'))}
     if bad: raise RuntimeError('figure notebook(s) failed: ' + '; '.join(f'{k}: {v}' for k, v in bad.items()))
     return dict(figures=len(st) - len(bad))

@@ -12,4 +12,4 @@ def root(): return ROOT
 def taufm_cmd():
     "The taufm console script of this environment."
     exe = Path(sys.executable).parent / 'taufm'
-    return [str(exe)] if exe.exists() else [sys.executable, '-m', 'taufm_nb.cli']
+    return [str(exe)] if exe.exists() else [sys.executable, '-c', 'import sys; from taufm_nb.cli import main; sys.exit(main())']

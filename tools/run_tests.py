@@ -11,7 +11,9 @@ from pathlib import Path
 root = Path(__file__).resolve().parents[1]
 os.chdir(root)
 env = {**os.environ, 'IN_TEST': '1', 'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg',
-       'TAUFM_RUNS': os.environ.get('TAUFM_TEST_RUNS', str(root / 'runs' / 'test')), 'OMP_NUM_THREADS': '1'}
+       'TAUFM_RUNS': os.environ.get('TAUFM_TEST_RUNS', str(root / 'runs' / 'test')), 'OMP_NUM_THREADS': '1',
+       # figures drawn under tests (tiny, synthetic) must never overwrite the committed ones in figures/
+       'TAUFM_FIGURES': os.environ.get('TAUFM_TEST_FIGURES', tempfile.mkdtemp(prefix='taufm-test-figures-'))}
 env.pop('TAUFM_SCALE', None)
 workers = os.environ.get('TAUFM_TEST_WORKERS', str(min(2, os.cpu_count() or 1)))
 xml = Path(tempfile.mkdtemp()) / 'junit.xml'
