@@ -12,7 +12,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['SCALES', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'in_test', 'current_scale',
-           'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'ConfigError', 'Config', 'run_info']
+           'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'save_figure', 'ConfigError', 'Config',
+           'run_info']
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
@@ -120,6 +121,15 @@ def load_json(path: str | Path):
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file")
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+def save_figure(fig, name: str, fig_dir: str | Path | None = None, dpi: int = 150) -> list[Path]:
+    "Save a matplotlib figure as `name`.pdf and .png in `fig_dir` (default `get_paths().figures`), atomically."
+    out = []
+    for ext in ('pdf', 'png'):
+        p = Path(fig_dir or get_paths().figures) / f'{name}.{ext}'
+        with atomic_path(p) as tmp: fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches='tight')
+        out.append(p)
+    return out
 
 # %% ../nbs/00_core.ipynb #a1e53113
 class ConfigError(ValueError):

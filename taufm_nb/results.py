@@ -14,7 +14,7 @@ from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_
 __all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK',
            'fake_runs', 'read_run', 'gather', 'save_results', 'load_results', 'load_predictions', 'seed_stats',
            'closest_size', 'size_to_reach', 'data_efficiency', 'main_grid', 'compare', 'results_table', 'figure_inputs',
-           'savefig', 'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
+           'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
 def _fake_predictions(task, quality, n, rng) -> pd.DataFrame:
@@ -293,15 +293,6 @@ def figure_inputs(results_dir=None, fig_dir=None, scale=None, grids=('paper', 'a
     if df.empty: raise FileNotFoundError(f"no finished run under {results_dir}: run `taufm grid` first")
     synthetic = synthetic or bool((df.get('host') == 'fixture').any())      # a fake_runs folder passed explicitly
     return df, Path(results_dir), fig_dir, synthetic
-
-def savefig(fig, name: str, fig_dir) -> list[Path]:
-    "Save `fig` as fig_dir/name.pdf and .png (atomically); return the paths."
-    out = []
-    for ext in ('pdf', 'png'):
-        p = Path(fig_dir) / f'{name}.{ext}'
-        with atomic_path(p) as tmp: fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight')
-        out.append(p)
-    return out
 
 # %% ../nbs/41_results.ipynb #3e818ec9
 FIGURE_NOTEBOOKS = ('42_fig4_loss_vs_size.ipynb', '43_fig5_physics.ipynb', '44_fig6_tsne.ipynb',

@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
-from .core import atomic_path, get_paths
+from .core import get_paths, save_figure
 from .tokenizer import PID_FEATURES, Tokenizer, codebook_usage
 
 # %% auto #0
-__all__ = ['RESIDUALS', 'PID_LABELS', 'roundtrip', 'pid_confusion', 'save_figure', 'residual_figure', 'pid_figure',
-           'usage_figure']
+__all__ = ['RESIDUALS', 'PID_LABELS', 'roundtrip', 'pid_confusion', 'residual_figure', 'pid_figure', 'usage_figure']
 
 # %% ../nbs/11_tokenizer_figures.ipynb #b4719380
 def roundtrip(tok: Tokenizer, jets, batch_size: int = 512):
@@ -35,15 +34,6 @@ def pid_confusion(x: np.ndarray, xr: np.ndarray, mask: np.ndarray, features: lis
 # %% ../nbs/11_tokenizer_figures.ipynb #7efb4aa2
 RESIDUALS = {'pt': ('$p_T^{rec} - p_T$ [GeV]', 1.0), 'deta': (r'$\eta^{rec} - \eta$', 1.0),
              'dphi': (r'$\phi^{rec} - \phi$', 1.0), 'mass': ('$m^{rec} - m$ [GeV]', 1.0)}
-
-def save_figure(fig, name: str, fig_dir: str | Path | None = None) -> list[Path]:
-    "Save `fig` as name.pdf and name.png (atomically) into `fig_dir` (default `get_paths().figures`)."
-    d = Path(fig_dir) if fig_dir else get_paths().figures
-    out = []
-    for ext in ('pdf', 'png'):
-        with atomic_path(d / f'{name}.{ext}') as tmp: fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight')
-        out.append(d / f'{name}.{ext}')
-    return out
 
 def residual_figure(samples: dict, features: list[str], bins: int = 80):
     "Fig. 2: histograms of reconstructed minus original candidate pT, eta, phi, mass; `samples` name -> (x, xr, mask)."
