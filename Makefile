@@ -37,9 +37,10 @@ browser:
 	      || echo "could not install chromium (see /tmp/taufm-apt.log): the docs browser test will be skipped"; \
 	  else echo "chromium missing and not root: the docs browser test will be skipped"; fi; }
 
-# The main job at the embedded default scale (`mini`; `make reproduce SCALE=ci` for a quick look).
+# The main job at the embedded default scale (`mini`; `make reproduce SCALE=ci` for a quick look): figures/ and README.
 reproduce: install
 	@$(VENV)/bin/taufm reproduce --scale $(SCALE)
+	@$(PY) tools/build_docs.py --readme-only     # README.md includes figures/results.md
 
 # The docs site in _docs/: real Quarto when installed, else an offline pure-Python build.
 docs: install

@@ -4,17 +4,18 @@
 
 # %% ../nbs/41_results.ipynb #a0623c1d
 from __future__ import annotations
-import argparse, json, math, os, sys, tempfile, time
+import argparse, json, math, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_json, in_test, run_info
 
 # %% auto #0
-__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK',
-           'fake_runs', 'read_run', 'gather', 'save_results', 'load_results', 'load_predictions', 'seed_stats',
-           'closest_size', 'size_to_reach', 'data_efficiency', 'main_grid', 'compare', 'results_table', 'figure_inputs',
-           'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
+__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STRATEGY_NAMES', 'TASK_METRIC', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS',
+           'TOKENIZER_NOTEBOOK', 'fake_runs', 'read_run', 'gather', 'save_results', 'load_results', 'load_predictions',
+           'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency', 'main_grid', 'compare', 'strategy_table',
+           'results_table', 'figure_inputs', 'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main',
+           'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
 def _fake_predictions(task, quality, n, rng) -> pd.DataFrame:
@@ -243,11 +244,41 @@ def compare(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -
                   misid_improvement=ratio('misid_at_80', lambda f, s: 1 - f / s),
                   decay_mode_auc_gain=ratio('weighted_auc', lambda f, s: f / s - 1))
     hw = sorted(set(df.get('hardware', pd.Series(dtype=str)).dropna().astype(str)))
-    data = sorted(set(str(v) for c in ('data', 'tokens') if c in df for v in df[c].dropna() if str(v)))
+    root = get_paths().root
+    rel = lambda v: os.path.relpath(v, root) if Path(v).is_absolute() and Path(v).is_relative_to(root) else str(v)
+    data = sorted(set(rel(str(v)) for c in ('data', 'tokens') if c in df for v in df[c].dropna() if str(v)))
     return dict(rows=rows, ratios=ratios, paper_ratios=PAPER_RATIOS, target_n=target_n,
                 scale=scale or (','.join(sorted(set(df['scale'].dropna().astype(str)))) if 'scale' in df else 'unknown'),
                 hardware=hw, data=data or ['generated stand-ins (Pythia 8 + parametrised detector, SPEC 1.3)'],
                 n_runs=int(len(df)))
+
+STRATEGY_NAMES = dict(from_scratch='from scratch', fixed_backbone='fixed backbone', fine_tuning='fine-tuning',
+                      part='ParT', deepset='DeepSet', small_scratch='small, from scratch')
+TASK_METRIC = dict(tau_id=('misid_at_80', 'misID at 80% eff.'), pt=('resolution', 'pT resolution'),
+                   decay_mode=('weighted_auc', 'weighted AUC'))
+
+def strategy_table(df: pd.DataFrame, target_n: float = 1e4) -> tuple[list[str], list[dict]]:
+    "Every strategy (baselines too) per task at the size closest to `target_n`: markdown lines and rows, with ParT vs fine-tuning."
+    d = main_grid(df)
+    present = [s for s in STRATEGY_NAMES if s in set(d.strategy)]
+    lines = ['| task | jets | quantity | ' + ' | '.join(STRATEGY_NAMES[s] for s in present) + ' |', '|---' * (3 + len(present)) + '|']
+    rows, verdicts = [], []
+    for task in ('tau_id', 'pt', 'decay_mode'):
+        t = d[d.task == task]
+        if t.empty: continue
+        n = closest_size(t.n_train, target_n); t = t[t.n_train == n]
+        for col, label in (('best_val_loss', 'best validation loss'), TASK_METRIC[task]):
+            if col not in t or t[col].isna().all(): continue
+            m = t.groupby('strategy')[col].mean()
+            lines.append(f"| {task} | {n:,} | {label} | " + ' | '.join(f"{m[s]:.4g}" if s in m and np.isfinite(m[s]) else '–' for s in present) + ' |')
+            rows.append(dict(task=task, n_train=n, quantity=col, **{s: float(m[s]) for s in present if s in m}))
+        vl = t.groupby('strategy').best_val_loss.mean()
+        if {'part', 'fine_tuning'} <= set(vl.index):
+            gain = 1 - vl['part'] / vl['fine_tuning']
+            verdicts.append(f"- {task}: ParT {'beats' if gain > 0 else 'loses to'} fine-tuned OmniJet-alpha at {n:,} jets, best "
+                            f"validation loss {vl['part']:.4g} vs {vl['fine_tuning']:.4g} ({100 * abs(gain):.0f}% {'lower' if gain > 0 else 'higher'})")
+        else: verdicts.append(f"- {task}: no ParT and fine-tuning runs at {n:,} jets to compare (add `part` to the grid's strategies)")
+    return lines + [''] + verdicts, rows
 
 def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -> tuple[str, dict]:
     "(markdown, JSON-able dict) of `compare`: our numbers next to the paper's, with scale, data and hardware."
@@ -270,6 +301,9 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
     for k, v in c['ratios'].items():
         lines.append(f"| {names[k]} | {size.get(src[k], '–'):,} | {'–' if v is None else f'{100 * v:+.0f}%'} | {100 * PAPER_RATIOS[k]:+.0f}% |"
                      if isinstance(size.get(src[k]), int) else f"| {names[k]} | – | – | {100 * PAPER_RATIOS[k]:+.0f}% |")
+    st_lines, c['strategies'] = strategy_table(df, target_n)
+    lines += ['', f"All strategies at the size closest to {target_n:.0e} jets (mean over seeds; the referees' baselines "
+                  "included when the grid ran them):", ''] + st_lines
     return '\n'.join(lines) + '\n', c
 
 # %% ../nbs/41_results.ipynb #e9c1b388
@@ -339,6 +373,8 @@ def draw_figures(results_dir: str | Path, out: str | Path | None = None, fig_dir
     results_dir = Path(results_dir); out = Path(out or results_dir)
     fig_dir = Path(fig_dir or get_paths().figures); fig_dir.mkdir(parents=True, exist_ok=True)
     status = {k: str(v) for k, v in write_tables(results_dir, out, scale).items()}
+    for k in ('md', 'json'):          # beside the figures: README/index include figures/results.md
+        if k in status: shutil.copyfile(status[k], fig_dir / f'results.{k}')
     for name in notebooks:
         status[name] = run_figure_notebook(name, dict(results_dir=str(results_dir), fig_dir=str(fig_dir), scale=scale), out, kernel)
     return status

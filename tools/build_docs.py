@@ -5,7 +5,7 @@ wheel, no download) it runs nbdev's notebook processing in-process (show_doc ent
 into _proc/, copies figures/, and renders the site with smalldocs, a pure-Python Quarto-like renderer. README.md is
 written from the processed index notebook (markdown cells plus visible code and text outputs).
 """
-import argparse, json, os, shutil, subprocess, sys, time
+import argparse, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +15,16 @@ from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
 from nbdev.doclinks import nbglob, _build_modidx
 from nbdev.processors import FilterDefaults
 from execnb.nbio import read_nb, write_nb
+
+INCLUDE = re.compile(r'\{\{<\s*include\s+(\S+)\s*>\}\}')
+
+def expand_includes(nb, folder: Path):
+    "Quarto's `{{< include FILE >}}` in markdown cells, done here for the offline site and README.md."
+    def text(m):
+        f = folder / m.group(1)
+        return f.read_text().strip() if f.exists() else f"*({m.group(1)} is not there yet: `make reproduce` writes it.)*"
+    for c in nb.cells:
+        if c.cell_type == 'markdown' and INCLUDE.search(c.source): c.source = INCLUDE.sub(text, c.source)
 
 def process(proc: Path, nbs: Path):
     "nbdev's docs processing of every notebook, in this process (nbdev_proc_nbs spawns one process per notebook)."
@@ -28,6 +38,7 @@ def process(proc: Path, nbs: Path):
             cwd = Path.cwd(); os.chdir(src.parent)
             try: FilterDefaults()(nb)
             finally: os.chdir(cwd); os.environ.pop('IN_TEST', None)
+            expand_includes(nb, src.parent)
             write_nb(nb, dst)
         else: shutil.copy2(src, dst)
     figs = get_config().config_path / 'figures'
