@@ -395,7 +395,9 @@ class PretrainConfig(Config):
     max_jets: int | None = None                        # use only the first N jets (None: all; paper 20M)
     seed: int = 0
 
-    PRESETS = {'paper': {}, 'small': dict(epochs=3, batch_size=128, max_jets=50_000),
+    # small (mini scale, ~10k pp jets): AdamW with small batches takes enough steps to learn in minutes; Ranger at
+    # lr 1e-3, batch 128, 3 epochs stayed above the unigram entropy (val loss 6.63 vs 6.47; AdamW: 4.8 after 1 epoch)
+    PRESETS = {'paper': {}, 'small': dict(epochs=6, batch_size=64, optimizer='adamw', lr=2e-3, max_jets=50_000),
                'ci': dict(epochs=3, batch_size=32, max_jets=2_000, optimizer='adamw', lr=3e-3)}  # AdamW: faster start on tiny runs
 
     def validate(self):

@@ -230,13 +230,15 @@ def load_jets(paths, task=None, max_particles: int = 128, lifetime: bool = False
 # %% ../nbs/05_dataset.ipynb #5bec0cb4
 SPLIT_SEED = 2503_19165          # fixed permutation seed (the paper's arXiv number)
 
-def split_indices(n: int, n_train: int | None, seed: int, val_fraction: float = 0.2, test_fraction: float = 0.2):
+def split_indices(n: int, n_train: int | None, seed: int, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                  max_eval: int | None = None):
     "(train_idx, val_idx, test_idx), sorted int64 arrays; val/test fixed for all n_train and seeds, train chosen by `seed`."
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"need 0 <= val_fraction, test_fraction and their sum < 1, got {val_fraction}, {test_fraction}")
     perm = np.random.default_rng(SPLIT_SEED).permutation(n)
     n_test, n_val = int(round(n * test_fraction)), int(round(n * val_fraction))
     test, val, pool = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+    if max_eval: test, val = test[:max_eval], val[:max_eval]    # random subsets (perm order); the pool is unchanged
     if n_train is None: n_train = len(pool)
     if n_train < 0 or n_train > len(pool):
         raise ValueError(f"n_train={n_train} exceeds the {len(pool)} jets available for training "

@@ -170,12 +170,16 @@ def _autocast(device: str, amp: bool):
 def evaluate(model, data: dict, task: str, batch_size: int = 4096, device: str = 'cpu', amp: bool = True):
     "Model outputs (numpy, (N,) or (N, 6)) and mean per-jet loss over all of `data`."
     model.eval(); outs, tot, n = [], 0.0, len(data['y'])
+    lengths = data['tok_mask' if 'tok_mask' in data else 'mask'].sum(1)
+    order = torch.argsort(lengths, stable=True)                 # similar lengths per batch: little padding
     for i in range(0, n, batch_size):
-        b = get_batch(data, slice(i, i + batch_size), device)
+        b = get_batch(data, order[i:i + batch_size], device)
         with _autocast(device, amp): out = model(b)
         out = out.float(); outs.append(out.cpu())
         tot += float(task_loss(task, out, b['y'], reduction='sum'))
-    return torch.cat(outs).numpy(), tot / max(n, 1)
+    out = torch.empty_like(torch.cat(outs)) if outs else torch.zeros(0)
+    if outs: out[order] = torch.cat(outs)                        # back to the order of `data`
+    return out.numpy(), tot / max(n, 1)
 
 def _rng_state():
     name, keys, pos, has_gauss, gauss = np.random.get_state()     # stored as tensors + numbers: loads with weights_only
@@ -264,6 +268,7 @@ class ExperimentConfig(Config):
     device: str = 'auto'            # 'auto', 'cpu', 'cuda', 'cuda:1', ...
     out_dir: str = ''               # run folder ('' = runs/finetune/<task>-<strategy>-n<n_train>-s<seed>)
     scale: str = 'ci'               # ci / mini / paper: sizes of the head and the default assets
+    max_eval: int = 0               # cap on validation and test jets each (0: 20% of the data each, as the paper)
     write_done: bool = True         # False when a runner copies run.ipynb and writes DONE itself
 
     def validate(self):
@@ -277,6 +282,7 @@ class ExperimentConfig(Config):
         if not 0 <= self.unfreeze_epoch <= self.epochs:
             raise ConfigError(f"unfreeze_epoch={self.unfreeze_epoch} must lie in [0, epochs={self.epochs}] "
                               f"(unfreeze_epoch = epochs is the fixed backbone)")
+        if self.max_eval < 0: raise ConfigError(f"max_eval must be >= 0 (0 = no cap), got {self.max_eval}")
         if self.n_gpt_layers < 0: raise ConfigError(f"n_gpt_layers must be >= 0 (0 = all), got {self.n_gpt_layers}")
         if not self.lr > 0: raise ConfigError(f"lr must be > 0, got {self.lr}")
         for k in ('data', 'tokenizer', 'backbone'):
@@ -366,7 +372,7 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
             raise ValueError(f"n_gpt_layers={p.n_gpt_layers} but backbone {assets['backbone']} has {len(bb.blocks)} GPT blocks")
     jets = load_jets(data_files(assets['data'], p.task), task=p.task, max_particles=max_particles,
                      lifetime=bool(tok is not None and tok.cfg.lifetime))
-    try: tr, va, te = split_indices(len(jets), p.n_train, p.seed)
+    try: tr, va, te = split_indices(len(jets), p.n_train, p.seed, max_eval=p.max_eval or None)
     except ValueError as e: raise ValueError(f"{assets['data']} ({p.task!r} selection, {len(jets)} jets): {e}") from None
     if p.task == 'tau_id' and len(np.unique(jets.label[va])) < 2:
         raise ValueError(f"{assets['data']}: the validation set of tau_id needs signal and background jets")

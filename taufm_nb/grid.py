@@ -63,7 +63,7 @@ def _str(optional=False):
 
 PARAMS: dict[str, Callable] = dict(                    # name -> check(value) -> value (raises ValueError)
     task=_choice(TASKS), strategy=_choice(ALL_STRATEGIES), n_train=_int(1), seed=_int(0), epochs=_int(1),
-    unfreeze_epoch=_int(0), n_gpt_layers=_int(0), batch_size=_int(1), lr=_float(),
+    unfreeze_epoch=_int(0), n_gpt_layers=_int(0), batch_size=_int(1), lr=_float(), max_eval=_int(0),
     data=_str(), tokenizer=_str(), backbone=_str(), device=_str(), scale=_choice(SCALES))
 REQUIRED = ('task', 'strategy', 'n_train', 'seed', 'epochs')
 
