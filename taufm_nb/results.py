@@ -12,10 +12,10 @@ from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_
 
 # %% auto #0
 __all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STRATEGY_NAMES', 'TASK_METRIC', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS',
-           'TOKENIZER_NOTEBOOK', 'fake_runs', 'read_run', 'gather', 'save_results', 'load_results', 'load_predictions',
-           'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency', 'main_grid', 'compare', 'strategy_table',
-           'results_table', 'figure_inputs', 'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main',
-           'run_stage']
+           'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK', 'fake_runs', 'read_run', 'gather', 'save_results',
+           'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency',
+           'main_grid', 'compare', 'strategy_table', 'results_table', 'figure_inputs', 'write_tables',
+           'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
 def _fake_predictions(task, quality, n, rng) -> pd.DataFrame:
@@ -332,6 +332,7 @@ def figure_inputs(results_dir=None, fig_dir=None, scale=None, grids=('paper', 'a
 FIGURE_NOTEBOOKS = ('42_fig4_loss_vs_size.ipynb', '43_fig5_physics.ipynb', '44_fig6_tsne.ipynb',
                     '45_fig7_ablations.ipynb', '46_data_efficiency.ipynb')
 TOKENIZER_NOTEBOOK = '11_tokenizer_figures.ipynb'   # Figs. 2, 3: needs the tokenizer and data, not the grid's runs
+GENERATION_NOTEBOOK = '21_generated_jets.ipynb'     # jets sampled from the backbone vs training jets
 
 def write_tables(results_dir: str | Path, out: str | Path, scale: str | None = None) -> dict:
     "Gather `results_dir` and write results.parquet/csv, results.md/json and data_efficiency.csv into `out`."
@@ -400,13 +401,16 @@ def figures_main(argv: list[str]) -> int:
     return 1 if any(str(v).startswith(('FAILED', 'missing')) for v in st.values()) else 0
 
 def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dict:
-    "The figures stage of `taufm reproduce`: tables + Figs. 4-7 on `workdir/runs`, Figs. 2-3 on `workdir/tokenizer`."
+    "The figures stage of `taufm reproduce`: tables + Figs. 4-7 on `workdir/runs`; Figs. 2-3 and generated jets on its assets."
     workdir = Path(workdir)
     st = draw_figures(workdir / 'runs', workdir / 'results', scale=scale, kernel=kernel)
     if (workdir / 'tokenizer').exists():    # Figs. 2 and 3: the chain's tokenizer on the chain's data
         st[TOKENIZER_NOTEBOOK] = run_figure_notebook(TOKENIZER_NOTEBOOK, dict(
             scale=scale, data_dir=str(workdir / 'data'), tokenizer_dir=str(workdir / 'tokenizer'),
             fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
+    if (workdir / 'backbone').exists():     # generated vs training jets: the chain's backbone and tokenizer
+        st[GENERATION_NOTEBOOK] = run_figure_notebook(GENERATION_NOTEBOOK, dict(
+            scale=scale, workdir=str(workdir), fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
     bad = {k: v for k, v in st.items() if str(v).startswith(('FAILED', 'missing'))}
     if bad: raise RuntimeError('figure notebook(s) failed: ' + '; '.join(f'{k}: {v}' for k, v in bad.items()))
     return dict(figures=len(st) - len(bad))
