@@ -76,6 +76,16 @@ class Block(nn.Module):
         x = self.ln1(x + self.proj(y.transpose(1, 2).reshape(B, L, C)))
         return self.ln2(x + self.ff(x))
 
+    def forward_cached(self, x, kv=None):
+        "Generation: x (B, T, C) of the newest positions, kv the keys/values of all earlier ones -> (out, new kv)."
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # 3 x (B, H, T, D)
+        if kv is not None: k, v = torch.cat([kv[0], k], 2), torch.cat([kv[1], v], 2)               # (B, H, S + T, D)
+        if kv is not None and T > 1: raise ValueError("forward_cached: one new position at a time after the first call")
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=kv is None)   # a single new query sees every key
+        x = self.ln1(x + self.proj(y.transpose(1, 2).reshape(B, T, C)))
+        return self.ln2(x + self.ff(x)), (k, v)
+
 # %% ../nbs/20_backbone.ipynb #2fa262b0
 class Backbone(nn.Module):
     "OmniJet-alpha GPT backbone: token embedding -> `n_layer` causal decoder blocks; `logits` is the next-token head."
@@ -116,6 +126,15 @@ class Backbone(nn.Module):
     def logits(self, h):
         "Next-token logits (..., V) from embeddings h (..., C)."
         return self.head(h)
+
+    @torch.no_grad()
+    def step(self, tokens, cache=None):
+        "Incremental forward for generation: embeddings (B, T, C) of `tokens` (B, T) given the `cache` of earlier ones."
+        x = self.tok_emb(tokens.long().clamp(min=0))                    # PAD only follows a finished jet: ignored
+        new = []
+        for blk, kv in zip(self.blocks, cache or [None] * len(self.blocks)):
+            x, kv = blk.forward_cached(x, kv); new.append(kv)
+        return x, new
 
     def embed(self, tokens, tok_mask=None, n_layers: int | None = None):
         "Pooled jet embedding (B, C): mean of the per-token embeddings over real tokens (start and stop included)."
@@ -602,8 +621,9 @@ def generate(model: Backbone, n: int, temperature: float = 1.0, top_k: int | Non
         B = min(batch_size, n - b0)
         idx = torch.zeros(B, 1, dtype=torch.long, device=dev)
         done = torch.zeros(B, dtype=torch.bool, device=dev)
+        h, cache = model.step(idx)                                                      # keys/values cached: O(L)
         for t in range(1, L):
-            logits = model.logits(model(idx, idx != PAD)[:, -1]).float() / temperature    # (B, V)
+            logits = model.logits(h[:, -1]).float() / temperature                      # (B, V)
             logits[:, 0] = float('-inf')                                                # never the start token
             if t == L - 1: logits[:, :stop] = float('-inf')                             # last slot: stop
             if top_k: logits[logits < logits.topk(min(top_k, V), -1).values[:, -1:]] = float('-inf')
@@ -611,6 +631,7 @@ def generate(model: Backbone, n: int, temperature: float = 1.0, top_k: int | Non
             nxt[done] = PAD
             idx = torch.cat([idx, nxt[:, None]], 1); done |= nxt == stop
             if done.all(): break
+            h, cache = model.step(nxt[:, None], cache)
         out.append(F.pad(idx, (0, L - idx.shape[1]), value=PAD).cpu())
     tokens = torch.cat(out) if out else torch.zeros(0, L, dtype=torch.long)
     return tokens, tokens != PAD

@@ -14,7 +14,7 @@ from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_
 __all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STRATEGY_NAMES', 'TASK_METRIC', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS',
            'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK', 'fake_runs', 'read_run', 'gather', 'save_results',
            'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency',
-           'main_grid', 'compare', 'strategy_table', 'results_table', 'figure_inputs', 'write_tables',
+           'main_grid', 'compare', 'strategy_table', 'results_table', 'size_axis', 'figure_inputs', 'write_tables',
            'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
@@ -313,6 +313,15 @@ STYLE = dict(                                         # strategy -> (label, colo
     small_scratch=('small, from scratch', 'tab:orange', '--'), deepset=('DeepSet', 'tab:gray', '--'))
 TASK_LABELS = dict(tau_id=r'$\tau_h$ identification', pt=r'$\tau_h$ $p_T$ regression', decay_mode='decay-mode classification')
 
+def size_axis(ax, sizes):
+    "Log x axis with one labelled tick per training size (300, 1k, 3k, 10k, 1M ...) and no minor labels."
+    from matplotlib.ticker import NullFormatter
+    sizes = sorted({int(n) for n in sizes})
+    ax.set_xscale('log'); ax.set_xticks(sizes)
+    ax.set_xticklabels([f'{n // 10**6}M' if n >= 10**6 and n % 10**6 == 0 else f'{n // 1000}k' if n >= 1000 and n % 1000 == 0 else f'{n:,}'
+                        for n in sizes])
+    ax.xaxis.set_minor_formatter(NullFormatter()); ax.set_xlabel('training jets')
+
 def figure_inputs(results_dir=None, fig_dir=None, scale=None, grids=('paper', 'ablation_unfreeze', 'ablation_layers'),
                   physics: bool = True):
     "(df, results_dir, fig_dir, synthetic) for a figure notebook's parameters (see above)."
@@ -371,8 +380,8 @@ def run_figure_notebook(name: str, params: dict, out: str | Path, kernel: str | 
 def draw_figures(results_dir: str | Path, out: str | Path | None = None, fig_dir: str | Path | None = None,
                  scale: str | None = None, kernel: str | None = None, notebooks=FIGURE_NOTEBOOKS) -> dict:
     "Tables + every figure notebook on `results_dir`; returns {name: path or error}."
-    results_dir = Path(results_dir); out = Path(out or results_dir)
-    fig_dir = Path(fig_dir or get_paths().figures); fig_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = Path(results_dir).resolve(); out = Path(out or results_dir).resolve()   # the notebooks run in nbs/
+    fig_dir = Path(fig_dir or get_paths().figures).resolve(); fig_dir.mkdir(parents=True, exist_ok=True)
     status = {k: str(v) for k, v in write_tables(results_dir, out, scale).items()}
     for k in ('md', 'json'):          # beside the figures: README/index include figures/results.md
         if k in status: shutil.copyfile(status[k], fig_dir / f'results.{k}')
