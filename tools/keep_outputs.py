@@ -1,5 +1,6 @@
-"""Copy the outputs of executed copies of notebooks (papermill runs of the figures stage) into nbs/, so the docs show
-the figures of a real run. Only when every code cell of the executed copy has the source of the committed notebook
+"""Copy the outputs of executed copies of notebooks (papermill runs of the figures stage, or of a data notebook with its
+`#| slow` plotting cells) into nbs/, so the docs show the figures of a real run. Warnings (stderr) and the FastJet
+banner are dropped. Only when every code cell of the executed copy has the source of the committed notebook
 (papermill's injected-parameters cell aside); otherwise the notebook is left alone and named.
 
     python tools/keep_outputs.py runs/reproduce-mini/results/notebooks/*.ipynb
@@ -22,7 +23,8 @@ def keep(executed: Path) -> bool:
         print(f'{executed.name}: executed from a different version of the notebook, left alone'); return False
     for a, b in zip(ec, tc):
         b['outputs'] = [{k: v for k, v in o.items() if k != 'execution_count'} | ({'execution_count': None} if o.get('output_type') == 'execute_result' else {})
-                        for o in a.get('outputs', []) if not (o.get('output_type') == 'stream' and o.get('name') == 'stderr')]
+                        for o in a.get('outputs', []) if not (o.get('output_type') == 'stream' and
+                                                              (o.get('name') == 'stderr' or 'FastJet release' in src(dict(source=o.get('text', '')))))]
     target.write_text(json.dumps(t, indent=1, ensure_ascii=False) + '\n')
     print(f'{executed.name}: outputs kept'); return True
 
