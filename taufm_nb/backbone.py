@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (Config, ConfigError, at_scale, atomic_path, get_device, get_paths, load_json, run_info,
+from .core import (Config, ConfigError, check_saved, at_scale, atomic_path, get_device, get_paths, load_json, run_info,
                            save_json, seed_everything)
 
 # %% auto #0
@@ -170,13 +170,8 @@ def save_backbone(model: Backbone, dir: str | Path, extra: dict | None = None) -
 def load_backbone(dir: str | Path, device: str = 'cpu') -> Backbone:
     "Load a backbone written by `save_backbone` (eval mode)."
     from safetensors.torch import load_file
-    dir = Path(dir); meta_p, w_p = dir / 'backbone.json', dir / 'backbone.safetensors'
-    for p in (meta_p, w_p):
-        if not p.exists(): raise FileNotFoundError(f"{p}: no such file (is {dir} a backbone written by save_backbone?)")
-    meta = load_json(meta_p)
-    if meta.get('format') != BACKBONE_FORMAT: raise ValueError(f"{meta_p}: format {meta.get('format')!r}, expected {BACKBONE_FORMAT!r}")
-    if meta.get('version') != BACKBONE_VERSION:
-        raise ValueError(f"{meta_p}: version {meta.get('version')!r}; this code reads version {BACKBONE_VERSION}")
+    meta, meta_p, w_p = check_saved(dir, 'backbone.json', 'backbone.safetensors', BACKBONE_FORMAT, BACKBONE_VERSION,
+                                    kind='backbone', writer='save_backbone')
     model = Backbone(BackboneConfig.from_dict(meta['config'], where=str(meta_p)))
     state = load_file(str(w_p))
     _load_checked(model, state, str(w_p))

@@ -13,7 +13,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['SCALES', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'in_test', 'current_scale',
            'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'save_figure', 'ConfigError', 'Config',
-           'run_info']
+           'run_info', 'check_saved']
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
@@ -239,3 +239,17 @@ def run_info() -> dict:
         from taufm_nb import __version__; info['taufm_nb'] = __version__
     except ImportError: pass
     return info
+
+# %% ../nbs/00_core.ipynb #4f6b920c
+def check_saved(folder: str | Path, meta_name: str, weights_name: str, fmt: str, version: int,
+                version_key: str = 'version', kind: str = 'model', writer: str = 'its save function') -> tuple[dict, Path, Path]:
+    "Check a saved-model folder; return (metadata, metadata path, weights path)."
+    folder = Path(folder); meta_p, w_p = folder / meta_name, folder / weights_name
+    for p in (meta_p, w_p):
+        if not p.exists(): raise FileNotFoundError(f"{p}: no such file; {folder} is not a saved {kind} (see {writer})")
+    meta = load_json(meta_p)
+    if meta.get('format') != fmt: raise ConfigError(f"{meta_p}: not a {kind} file (format {meta.get('format')!r}, expected {fmt!r})")
+    if meta.get(version_key) != version:
+        raise ConfigError(f"{meta_p}: format version {meta.get(version_key)} but this code reads version {version}; "
+                          f"retrain or convert the {kind}")
+    return meta, meta_p, w_p

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (Config, ConfigError, at_scale, atomic_path, get_device, get_paths, load_json,
+from .core import (Config, ConfigError, check_saved, at_scale, atomic_path, get_device, get_paths, load_json,
                            run_info, save_json, seed_everything)
 
 # %% auto #0
@@ -429,14 +429,9 @@ def load_tokenizer(path: str | Path, features: list[str] | None = None, device: 
     "Load a tokenizer folder written by `save_tokenizer`; `features` (optional) must match the saved ones."
     from safetensors import safe_open
     from safetensors.torch import load_file
-    path = Path(path); meta_f, st_f = path / 'tokenizer.json', path / 'model.safetensors'
-    for f in (meta_f, st_f):
-        if not f.exists(): raise FileNotFoundError(f"{f}: missing; {path} is not a saved tokenizer (see save_tokenizer)")
-    meta = load_json(meta_f)
-    if meta.get('format') != FORMAT: raise ConfigError(f"{meta_f}: not a tokenizer file (format {meta.get('format')!r})")
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise ConfigError(f"{meta_f}: format version {meta.get('format_version')} but this code reads version "
-                          f"{FORMAT_VERSION}; retrain or convert the tokenizer")
+    path = Path(path)
+    meta, meta_f, st_f = check_saved(path, 'tokenizer.json', 'model.safetensors', FORMAT, FORMAT_VERSION,
+                                     version_key='format_version', kind='tokenizer', writer='save_tokenizer')
     cfg = TokenizerConfig.from_dict(meta['config'], where=str(meta_f))
     if meta.get('features') != cfg.features:
         raise ConfigError(f"{meta_f}: saved features {meta.get('features')} differ from this code's {cfg.features}")
