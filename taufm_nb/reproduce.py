@@ -65,7 +65,7 @@ def run_chain(scale: str, workdir: Path | None = None, stages: list[Stage] | Non
 def cli_reproduce(argv: list[str]) -> int:
     "taufm reproduce --scale {ci,mini,paper}"
     ap = argparse.ArgumentParser(prog='taufm reproduce', description=__doc__ or 'Run the whole chain of the paper.')
-    ap.add_argument('--scale', choices=SCALES, default='mini', help='ci: minutes (tests); mini: ~30 min on 2 cores; paper: GPU node')
+    ap.add_argument('--scale', choices=SCALES, default='mini', help='ci: minutes (tests); mini: ~40 min on 2 cores (measured); paper: GPU node')
     ap.add_argument('--workdir', type=Path, default=None, help='where intermediate outputs go (default: runs/reproduce-SCALE)')
     a = ap.parse_args(argv)
     try: status = run_chain(a.scale, a.workdir)
