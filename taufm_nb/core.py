@@ -17,12 +17,15 @@ __all__ = ['SCALES', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'g
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
-    "The project root: `$TAUFM_ROOT`, else the first parent of `start` (default: cwd) holding `settings.ini`, else cwd."
+    "`$TAUFM_ROOT`, else the first parent of `start` (default cwd) with settings.ini + nbs/, else this package's checkout."
     if os.environ.get('TAUFM_ROOT'): return Path(os.environ['TAUFM_ROOT']).expanduser().resolve()
     here = Path(start or Path.cwd()).resolve()
+    is_root = lambda p: (p / 'settings.ini').exists() and (p / 'nbs').is_dir()
     for p in (here, *here.parents):
-        if (p / 'settings.ini').exists() and (p / 'nbs').is_dir(): return p
-    return here
+        if is_root(p): return p
+    import taufm_nb
+    pkg = Path(taufm_nb.__file__).resolve().parents[1]         # taufm_nb/.. of a checkout (editable install)
+    return pkg if is_root(pkg) else here
 
 @dataclass(frozen=True)
 class Paths:
