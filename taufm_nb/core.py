@@ -12,8 +12,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['SCALES', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'in_test', 'current_scale',
-           'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'save_figure', 'ConfigError', 'Config',
-           'run_info', 'check_saved']
+           'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'figures_dir', 'save_figure',
+           'ConfigError', 'Config', 'run_info', 'check_saved']
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
@@ -125,13 +125,18 @@ def load_json(path: str | Path):
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from None
 
+def figures_dir(fig_dir: str | Path | None = None) -> Path:
+    "`fig_dir`, else `get_paths().figures`; under tests without `$TAUFM_FIGURES` a scratch folder (never the committed figures)."
+    if fig_dir: return Path(fig_dir)
+    if in_test() and not os.environ.get('TAUFM_FIGURES'): return Path(tempfile.mkdtemp(prefix='taufm-figs-'))
+    return get_paths().figures
+
 def save_figure(fig, name: str, fig_dir: str | Path | None = None, dpi: int = 150) -> list[Path]:
-    "Save a matplotlib figure as `name`.pdf and .png in `fig_dir` (default `get_paths().figures`), atomically."
-    out = []
+    "Save a matplotlib figure as `name`.pdf and .png in `figures_dir(fig_dir)`, atomically."
+    d, out = figures_dir(fig_dir), []
     for ext in ('pdf', 'png'):
-        p = Path(fig_dir or get_paths().figures) / f'{name}.{ext}'
-        with atomic_path(p) as tmp: fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches='tight')
-        out.append(p)
+        with atomic_path(d / f'{name}.{ext}') as tmp: fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches='tight')
+        out.append(d / f'{name}.{ext}')
     return out
 
 # %% ../nbs/00_core.ipynb #a1e53113

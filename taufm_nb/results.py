@@ -8,7 +8,7 @@ import argparse, json, math, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_json, in_test, run_info
+from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_json, in_test, run_info, figures_dir
 
 # %% auto #0
 __all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STRATEGY_NAMES', 'TASK_METRIC', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS',
@@ -308,9 +308,9 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
 
 # %% ../nbs/41_results.ipynb #e9c1b388
 STYLE = dict(                                         # strategy -> (label, colour, line style)
-    from_scratch=('from scratch', 'tab:red', '-'), fixed_backbone=('fixed backbone', 'tab:blue', '-'),
-    fine_tuning=('fine-tuning', 'tab:green', '-'), part=('ParT', 'tab:purple', '--'),
-    small_scratch=('small, from scratch', 'tab:orange', '--'), deepset=('DeepSet', 'tab:gray', '--'))
+    (s, (STRATEGY_NAMES[s], colour, ls)) for s, colour, ls in (
+        ('from_scratch', 'tab:red', '-'), ('fixed_backbone', 'tab:blue', '-'), ('fine_tuning', 'tab:green', '-'),
+        ('part', 'tab:purple', '--'), ('small_scratch', 'tab:orange', '--'), ('deepset', 'tab:gray', '--')))
 TASK_LABELS = dict(tau_id=r'$\tau_h$ identification', pt=r'$\tau_h$ $p_T$ regression', decay_mode='decay-mode classification')
 
 def size_axis(ax, sizes):
@@ -329,9 +329,7 @@ def figure_inputs(results_dir=None, fig_dir=None, scale=None, grids=('paper', 'a
     synthetic = results_dir is None and in_test()
     if synthetic: results_dir = fake_runs(tempfile.mkdtemp(prefix='taufm-fixture-'), grids=grids, physics=physics, n_test=600)
     elif results_dir is None: results_dir = get_paths().runs / (scale or current_scale())
-    if fig_dir is None:
-        fig_dir = Path(tempfile.mkdtemp(prefix='taufm-figs-')) if in_test() and not os.environ.get('TAUFM_FIGURES') else get_paths().figures
-    fig_dir = Path(fig_dir); fig_dir.mkdir(parents=True, exist_ok=True)
+    fig_dir = figures_dir(fig_dir); fig_dir.mkdir(parents=True, exist_ok=True)
     df = gather(results_dir)
     if df.empty: raise FileNotFoundError(f"no finished run under {results_dir}: run `taufm grid` first")
     synthetic = synthetic or bool((df.get('host') == 'fixture').any())      # a fake_runs folder passed explicitly

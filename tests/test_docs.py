@@ -48,3 +48,22 @@ def test_figure_renders(site, tmp_path):
     teal = np.array([0x2a, 0x9d, 0x8f])                     # the 'matching & targets' box of figures/pipeline.png
     hits = (np.abs(px - teal).max(-1) <= 6).sum()
     assert hits > 500, f'pipeline figure not visible on the rendered page ({hits} teal pixels)'
+
+def test_results_table_included(site):
+    "index.ipynb includes figures/results.md with Quarto's include shortcode; the offline build expands it."
+    html = (site / 'index.html').read_text()
+    assert '{{&lt; include' not in html and '{{< include' not in html
+    first = next(l for l in (ROOT / 'figures' / 'results.md').read_text().splitlines() if l.startswith('| quantity'))
+    assert 'jets (closest to 1e4)' in first and 'jets (closest to 1e4)' in html
+    assert 'Fine-tuning vs training from scratch' in (ROOT / 'README.md').read_text()
+
+def test_include_of_a_missing_file_says_how_to_make_it(tmp_path):
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from build_docs import expand_includes
+    from execnb.nbio import new_nb, mk_cell
+    nb = new_nb([mk_cell('before\n\n{{< include part.md >}}\n\nafter', 'markdown'), mk_cell('{{< include part.md >}}', 'code')])
+    expand_includes(nb, tmp_path)
+    assert 'part.md is not there yet' in nb.cells[0].source and nb.cells[1].source == '{{< include part.md >}}'
+    (tmp_path / 'part.md').write_text('| a | b |\n')
+    nb = new_nb([mk_cell('{{< include part.md >}}', 'markdown')]); expand_includes(nb, tmp_path)
+    assert nb.cells[0].source == '| a | b |'

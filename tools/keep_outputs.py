@@ -14,8 +14,8 @@ def code_cells(nb): return [c for c in nb['cells'] if c['cell_type'] == 'code' a
 
 def src(c): return ''.join(c['source']) if isinstance(c['source'], list) else c['source']
 
-def keep(executed: Path) -> bool:
-    target = ROOT / 'nbs' / executed.name
+def keep(executed: Path, nbs: Path = ROOT / 'nbs') -> bool:
+    target = Path(nbs) / executed.name
     if not target.exists(): print(f'{executed.name}: no such notebook in nbs/'); return False
     e, t = json.loads(executed.read_text()), json.loads(target.read_text())
     ec, tc = code_cells(e), code_cells(t)
