@@ -409,6 +409,10 @@ def test_outputs(p: ExperimentConfig, prep, device: str | None = None) -> tuple[
     if p.task == 'pt':
         pred['pred_pt'] = np.exp(out) * jets.jet_p4[:, 0]
         m['response_binned'] = pt_response_binned(pred['pred_pt'], jets.gen_vis_pt)
+    from taufm_nb.noml import noml_outputs                  # the model-free baseline on the same test jets
+    nm, npred = noml_outputs(p.task, jets)
+    m['noml'] = {k: v for k, v in nm.items() if isinstance(v, (int, float))}
+    pred.update(npred)
     return m, pred
 
 # %% ../nbs/32_finetune.ipynb #349be29f

@@ -12,11 +12,12 @@ import awkward as ak
 from .core import at_scale, save_json, load_json, in_test
 
 # %% auto #0
-__all__ = ['PROCESSES', 'SAMPLE_KIND', 'STAGE_EVENTS', 'pythia_settings', 'chunk_seed', 'chunk_name', 'chunk_plan', 'make_pythia',
-           'generate_events', 'build_rows', 'process_chunk', 'generate', 'cli_generate', 'run_stage', 'bench']
+__all__ = ['PROCESSES', 'SAMPLE_KIND', 'DETECTOR', 'STAGE_EVENTS', 'pythia_settings', 'chunk_seed', 'chunk_name', 'chunk_plan',
+           'make_pythia', 'generate_events', 'detector_of', 'build_rows', 'process_chunk', 'generate', 'cli_generate',
+           'run_stage', 'bench']
 
 # %% ../nbs/01_generate.ipynb #4dd845d7
-_EE = ['Beams:idA = 11', 'Beams:idB = -11', 'Beams:eCM = 380.', 'PDF:lepton = off']
+_EE = ['Beams:idA = 11', 'Beams:idB = -11', 'Beams:eCM = 380.', 'PDF:lepton = on']   # ISR as the real cards
 _PP = ['Beams:idA = 2212', 'Beams:idB = 2212', 'Beams:eCM = 13000.',
        'PhaseSpace:pTHatMin = 450.', 'PhaseSpace:pTHatMax = 1200.']
 _COMMON = ['ParticleDecays:limitTau0 = on', 'ParticleDecays:tau0Max = 10.']
@@ -73,12 +74,19 @@ def generate_events(process: str, n_events: int, seed: int, pythia=None) -> ak.A
     return ev['prt']
 
 # %% ../nbs/01_generate.ipynb #95d339d5
-def build_rows(process: str, events: ak.Array, seed: int, timings: dict | None = None):
+DETECTOR = {'ee': 'clicdet', 'pp': 'ideal'}   # default detector preset per collider (taufm_nb.detector)
+
+def detector_of(process: str, detector=None):
+    "The `DetectorConfig` of a sample: `detector` (preset, .json file, dict) or the collider's default preset."
+    from taufm_nb.detector import detector_config
+    return detector_config(detector if detector is not None else DETECTOR[PROCESSES[process][0]])
+
+def build_rows(process: str, events: ak.Array, seed: int, timings: dict | None = None, detector=None):
     "Detector + clustering/matching for `events`: Fu-tau-re rows (e+e-) or a dict of JetClass branches (pp)."
     from taufm_nb.detector import simulate
     from taufm_nb.matching import match_events, futaure_columns, jetclass_branches
     t = timings if timings is not None else {}
-    t0 = time.perf_counter(); reco = simulate(events, rng=seed); t['detector'] = time.perf_counter() - t0
+    t0 = time.perf_counter(); reco = simulate(events, detector_of(process, detector), rng=seed); t['detector'] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if PROCESSES[process][0] == 'pp':
         out = jetclass_branches(events, reco, top_only=process == 'pp-ttbar')
@@ -87,13 +95,13 @@ def build_rows(process: str, events: ak.Array, seed: int, timings: dict | None =
     t['matching'] = time.perf_counter() - t0
     return out
 
-def process_chunk(process: str, seed: int, chunk: int, n_events: int, out_dir: str | Path) -> dict:
+def process_chunk(process: str, seed: int, chunk: int, n_events: int, out_dir: str | Path, detector=None) -> dict:
     "Generate, simulate, match and write chunk `chunk` of sample (`process`, `seed`); returns a summary."
     from taufm_nb.io import write_futaure, write_jetclass
     path = Path(out_dir) / chunk_name(process, seed, chunk)
     s = chunk_seed(process, seed, chunk); t = {}
     t0 = time.perf_counter(); events = generate_events(process, n_events, s); t['pythia'] = time.perf_counter() - t0
-    out = build_rows(process, events, s, t)
+    out = build_rows(process, events, s, t, detector)
     t0 = time.perf_counter()
     if PROCESSES[process][0] == 'pp': write_jetclass(out, path); n_jets = len(out['jet_pt'])
     else: write_futaure(out, path, allow_extra=True); n_jets = len(out)
@@ -102,11 +110,13 @@ def process_chunk(process: str, seed: int, chunk: int, n_events: int, out_dir: s
 
 # %% ../nbs/01_generate.ipynb #a923c349
 def generate(process: str, n_events: int, seed: int, out: str | Path, workers: int = 1, chunk_size: int = 1000,
-             progress: bool = True) -> dict:
+             progress: bool = True, detector=None) -> dict:
     "Generate `n_events` of `process` into folder `out` as chunk files; resumable; returns a summary."
     if process not in PROCESSES: raise KeyError(f"unknown process {process!r}; choose one of {list(PROCESSES)}")
+    plan = chunk_plan(n_events, chunk_size)                     # every argument is checked before anything is written
+    pythia_settings(process, seed)
+    det = detector_of(process, detector).to_dict()
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    plan = chunk_plan(n_events, chunk_size)
     meta = dict(process=process, seed=seed, chunk_size=chunk_size)
     mfile = out / f'generation_{process}_{seed}.json'
     if mfile.exists():
@@ -114,7 +124,11 @@ def generate(process: str, n_events: int, seed: int, out: str | Path, workers: i
         if old.get('chunk_size') != chunk_size:
             raise ValueError(f"{mfile}: sample was started with chunk_size={old['chunk_size']}, not {chunk_size}; "
                              f"use the same chunk size to resume or another folder")
-    save_json({**meta, 'n_events': n_events, 'settings': pythia_settings(process, 1)[:-3]}, mfile)   # before any chunk
+        if old.get('detector', det) != det:
+            diff = sorted(k for k in det if old['detector'].get(k) != det[k])
+            raise ValueError(f"{mfile}: sample was started with another detector (differs in {diff}); "
+                             f"use the same detector to resume or another folder")
+    save_json({**meta, 'n_events': n_events, 'settings': pythia_settings(process, 1)[:-3], 'detector': det}, mfile)
     todo = [k for k in range(len(plan)) if not (out / chunk_name(process, seed, k)).exists()]
     for k in todo:                                   # temporary files a killed run left behind (never read as data)
         for tmp in out.glob(f'.{chunk_name(process, seed, k)}.*'): tmp.unlink(missing_ok=True)
@@ -123,10 +137,10 @@ def generate(process: str, n_events: int, seed: int, out: str | Path, workers: i
                disable=not progress)
     done, t0 = [], time.time()
     if workers <= 1 or len(todo) <= 1:
-        for k in todo: done.append(process_chunk(process, seed, k, plan[k], out)); bar.update()
+        for k in todo: done.append(process_chunk(process, seed, k, plan[k], out, det)); bar.update()
     else:
         with ProcessPoolExecutor(min(workers, len(todo))) as pool:
-            futs = [pool.submit(process_chunk, process, seed, k, plan[k], out) for k in todo]
+            futs = [pool.submit(process_chunk, process, seed, k, plan[k], out, det) for k in todo]
             for f in as_completed(futs): done.append(f.result()); bar.update()
     bar.close()
     summary = dict(**meta, n_events=n_events, n_chunks=len(plan), generated_chunks=len(done),
@@ -135,7 +149,7 @@ def generate(process: str, n_events: int, seed: int, out: str | Path, workers: i
 
 # %% ../nbs/01_generate.ipynb #7853bc7e
 def cli_generate(argv: list[str]) -> int:
-    "taufm generate --process P --n-events N --seed S --out DIR [--workers K] [--chunk-size C]"
+    "taufm generate --process P --n-events N --seed S --out DIR [--workers K] [--chunk-size C] [--detector D]"
     ap = argparse.ArgumentParser(prog='taufm generate', description='Generate events with Pythia 8 + detector + '
                                  'matching into chunk files in the Fu-tau-re (e+e-) or JetClass (pp) format.')
     ap.add_argument('--process', required=True, choices=list(PROCESSES))
@@ -144,8 +158,10 @@ def cli_generate(argv: list[str]) -> int:
     ap.add_argument('--out', type=Path, required=True, help='output folder of the chunk files')
     ap.add_argument('--workers', type=int, default=max(1, (os.cpu_count() or 1)), help='worker processes')
     ap.add_argument('--chunk-size', type=int, default=1000, help='events per chunk file')
+    ap.add_argument('--detector', default=None, help="detector preset (clicdet, ideal, perfect) or a saved "
+                    "DetectorConfig .json; default: clicdet for e+e-, ideal for pp")
     a = ap.parse_args(argv)
-    try: s = generate(a.process, a.n_events, a.seed, a.out, a.workers, a.chunk_size)
+    try: s = generate(a.process, a.n_events, a.seed, a.out, a.workers, a.chunk_size, detector=a.detector)
     except (ValueError, KeyError) as e:
         print(f"taufm generate: {e}", file=sys.stderr); return 2
     print(json.dumps(s)); return 0
@@ -175,14 +191,16 @@ def bench(argv: list[str] | None = None) -> int:
     ap.add_argument('--process', default='ztautau', choices=list(PROCESSES))
     ap.add_argument('--n-events', type=int, default=1000)
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--detector', default=None, help='detector preset or .json (default: the collider default)')
     a = ap.parse_args(argv or [])
     import tempfile
     from taufm_nb.detector import simulate
+    det = detector_of(a.process, a.detector)
     from taufm_nb.matching import match_events, futaure_columns, jetclass_branches
     t, n = {}, a.n_events
     py = make_pythia(a.process, chunk_seed(a.process, a.seed, 0))
     t0 = time.process_time(); ev = generate_events(a.process, n, 0, py); t['pythia'] = time.process_time() - t0
-    t0 = time.process_time(); reco = simulate(ev, rng=1); t['detector'] = time.process_time() - t0
+    t0 = time.process_time(); reco = simulate(ev, det, rng=1); t['detector'] = time.process_time() - t0
     t0 = time.process_time()
     if PROCESSES[a.process][0] == 'pp': rows = jetclass_branches(ev, reco, a.process == 'pp-ttbar')
     else: rows = futaure_columns(match_events(ev, reco), SAMPLE_KIND[a.process])
@@ -202,6 +220,8 @@ def bench(argv: list[str] | None = None) -> int:
     print(f"taufm bench data: {a.process}, {n} events -> {n_jets} jets, file {size / 1e3:.0f} kB "
           f"({size / n * 1e3 / 1e6:.2f} MB per 1k events)")
     for k, v in t.items(): print(f"  {k:<22} {n / v:10.0f} events/s   ({v:6.2f} s, {v / t['pythia']:6.1%} of Pythia)")
+    core = sum(t[k] for k in ('detector', 'clustering+matching', 'write'))
+    print(f"  detector + matching + writing: {core / t['pythia']:.1%} of Pythia's time (target <= 10% for tau tau)")
     after = sum(v for k, v in t.items() if k != 'pythia')
-    print(f"  everything after Pythia: {after / t['pythia']:.1%} of Pythia's time")
+    print(f"  everything after Pythia (incl. features): {after / t['pythia']:.1%} of Pythia's time")
     return 0

@@ -12,9 +12,9 @@ from .core import Config
 from .detector import pdg_charge
 
 # %% auto #0
-__all__ = ['DECAY_MODES', 'PDG_FRACTIONS', 'MatchConfig', 'eta_phi', 'delta_phi', 'delta_r', 'mass', 'cluster', 'gather',
-           'ancestor', 'gen_taus', 'prompt_leptons', 'match_nearest', 'match_exclusive', 'gen_visible', 'match_events',
-           'futaure_columns', 'decay_mode_fractions', 'top_partons', 'jetclass_branches']
+__all__ = ['DECAY_MODES', 'PDG_FRACTIONS', 'MatchConfig', 'eta_phi', 'delta_phi', 'delta_r', 'mass', 'quiet_fastjet', 'cluster',
+           'gather', 'ancestor', 'gen_taus', 'prompt_leptons', 'match_nearest', 'match_exclusive', 'gen_visible',
+           'match_events', 'futaure_columns', 'decay_mode_fractions', 'top_partons', 'jetclass_branches']
 
 # %% ../nbs/03_matching.ipynb #bb44e156
 DECAY_MODES = (0, 1, 2, 10, 11, 15)   # h, h pi0, h >=2pi0, 3h, 3h >=1pi0, rare (paper Sec. 2)
@@ -54,13 +54,19 @@ def mass(px, py, pz, E):
     return np.sqrt(np.maximum(E**2 - px**2 - py**2 - pz**2, 0))
 
 # %% ../nbs/03_matching.ipynb #ef094766
+def quiet_fastjet():
+    "Switch off FastJet's citation banner (printed by C++ once per process, i.e. once per generation worker)."
+    import fastjet._swig
+    fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
+
 def cluster(parts: ak.Array, algorithm: str = 'ee_genkt', R: float = 0.4, p: float = -1.0, min_pt: float = 1.0):
     "Jets (px, py, pz, E) and constituent indices per event; `algorithm` in ('ee_genkt', 'antikt')."
     import fastjet
+    quiet_fastjet()
     jd = (fastjet.JetDefinition(fastjet.ee_genkt_algorithm, R, p) if algorithm == 'ee_genkt'
           else fastjet.JetDefinition(fastjet.antikt_algorithm, R))
     vec = ak.zip({'px': parts.px, 'py': parts.py, 'pz': parts.pz, 'E': parts.E}, with_name='Momentum4D')
-    with contextlib.redirect_stdout(_io.StringIO()):           # FastJet prints its banner once
+    with contextlib.redirect_stdout(_io.StringIO()):
         cs = fastjet.ClusterSequence(vec, jd)
     jets, idx = cs.inclusive_jets(min_pt=min_pt), cs.constituent_index(min_pt=min_pt)
     order = ak.argsort(np.hypot(jets.px, jets.py), axis=1, ascending=False)
@@ -278,6 +284,7 @@ def top_partons(events: ak.Array) -> ak.Array:
 def _substructure(cands):
     "Soft-drop mass and tau_1..4 of jets given as lists of constituents (px, py, pz, E)."
     import fastjet
+    quiet_fastjet()
     vec = ak.zip({k: cands[k] for k in ('px', 'py', 'pz', 'E')}, with_name='Momentum4D')
     n = ak.to_numpy(ak.num(vec)); out = {'sdmass': np.zeros(len(n))}
     with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():

@@ -11,26 +11,44 @@ import pandas as pd
 from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_json, in_test, run_info, figures_dir
 
 # %% auto #0
-__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'STRATEGY_NAMES', 'TASK_METRIC', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS',
-           'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK', 'fake_runs', 'read_run', 'gather', 'save_results',
-           'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency',
-           'main_grid', 'compare', 'strategy_table', 'results_table', 'size_axis', 'figure_inputs', 'write_tables',
+__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'LOWER_IS_BETTER', 'NOML_NAMES', 'STRATEGY_NAMES', 'TASK_METRIC', 'STYLE',
+           'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK', 'STANDIN_NOTEBOOK',
+           'STANDIN_EVENTS', 'noml_metrics', 'fake_runs', 'read_run', 'gather', 'save_results', 'load_results',
+           'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency', 'beats', 'main_grid',
+           'compare', 'strategy_table', 'results_table', 'size_axis', 'figure_inputs', 'write_tables',
            'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
+def noml_metrics(task: str, pred) -> dict:
+    "Metrics of the model-free baseline stored in a run's predictions (`noml_*` columns), under task_metrics' keys."
+    from taufm_nb.metrics import task_metrics
+    y = np.asarray(pred['y'])
+    if task == 'tau_id': return task_metrics('tau_id', np.asarray(pred['noml_score']), y)
+    if task == 'pt':
+        jp = np.asarray(pred['jet_pt'], float)
+        return task_metrics('pt', np.log(np.asarray(pred['noml_pred_pt'], float) / jp), y, jp)
+    if task == 'decay_mode':
+        from taufm_nb.noml import class_metrics
+        return {k: v for k, v in class_metrics(y, pred['noml_class']).items() if k != 'confusion'}
+    raise ValueError(f"noml_metrics: unknown task {task!r}")
+
 def _fake_predictions(task, quality, n, rng) -> pd.DataFrame:
     "Made-up test-set predictions of quality in (0, 1] (1 = good) in the predictions.parquet columns."
     if task == 'tau_id':
         y = (rng.random(n) < 0.5).astype(np.float32)
         out = rng.normal(0, 1, n) + y * (0.5 + 3 * quality)
-        return pd.DataFrame(dict(y=y, out=out.astype(np.float32), score=(1 / (1 + np.exp(-out))).astype(np.float32)))
+        return pd.DataFrame(dict(y=y, out=out.astype(np.float32), score=(1 / (1 + np.exp(-out))).astype(np.float32),
+                                 noml_score=(rng.normal(0, 1, n) + 2.0 * y).astype(np.float32)))
     if task == 'pt':
         jet_pt = rng.uniform(20, 150, n); vis = jet_pt * np.exp(rng.normal(0, 0.1, n))
         pred = vis * np.exp(rng.normal(0.08 * (1 - quality), 0.25 * (1.1 - quality), n))
-        return pd.DataFrame(dict(y=np.log(vis / jet_pt), out=np.log(pred / jet_pt), jet_pt=jet_pt, gen_vis_pt=vis, pred_pt=pred)).astype(np.float32)
+        return pd.DataFrame(dict(y=np.log(vis / jet_pt), out=np.log(pred / jet_pt), jet_pt=jet_pt, gen_vis_pt=vis, pred_pt=pred,
+                                 noml_pred_pt=jet_pt)).astype(np.float32)
     y = rng.choice(6, n, p=[0.2, 0.4, 0.15, 0.15, 0.08, 0.02])
     logits = rng.normal(0, 1, (n, 6)) + 4 * quality * np.eye(6)[y]
-    return pd.DataFrame(dict(y=y, **{f'logit_{k}': logits[:, k].astype(np.float32) for k in range(6)}, pred_class=logits.argmax(1)))
+    noml = np.where(rng.random(n) < 0.8, y, rng.choice(6, n))
+    return pd.DataFrame(dict(y=y, **{f'logit_{k}': logits[:, k].astype(np.float32) for k in range(6)}, pred_class=logits.argmax(1),
+                             noml_class=noml))
 
 def fake_runs(root: str | Path, scale: str = 'ci', sizes=(1000, 10000, 100000), seeds=(0, 1), n_test: int = 1000,
               seed: int = 0, grids=('paper', 'ablation_unfreeze', 'ablation_layers'), physics: bool = True) -> Path:
@@ -59,6 +77,7 @@ def fake_runs(root: str | Path, scale: str = 'ci', sizes=(1000, 10000, 100000), 
                 pred = _fake_predictions(p['task'], q, n_test, rng)
                 out = pred[[f'logit_{k}' for k in range(6)]].to_numpy() if p['task'] == 'decay_mode' else pred['out'].to_numpy()
                 m = task_metrics(p['task'], out, pred['y'].to_numpy(), pred.get('jet_pt'))
+                m['noml'] = noml_metrics(p['task'], pred)
             loss0 = dict(tau_id=0.05, pt=0.04, decay_mode=1.0)[p['task']]
             hist = [dict(epoch=e, train_loss=loss0 * (1.6 - q) * (1 + 1 / (e + 1)), lr=1e-4,
                          val_loss=loss0 * (1.6 - q) * (1 + 0.5 / (e + 1)) + rng.normal(0, 1e-3 * loss0)) for e in range(p['epochs'])]
@@ -137,18 +156,22 @@ def _col(df, names, where):
     raise KeyError(f"{where}: none of the columns {names} (have {list(df.columns)})")
 
 def load_predictions(run_dir: str | Path, task: str | None = None) -> dict:
-    "Test-set predictions of a run as arrays: tau_id {y, score}; pt {pred_pt, true_pt}; decay_mode {y, prob}."
+    "Test-set predictions of a run as arrays: tau_id {y, score}; pt {pred_pt, true_pt}; decay_mode {y, prob}; `noml` the baseline's."
     d = Path(run_dir); f = d / 'predictions.parquet'
     if not f.exists(): raise FileNotFoundError(f"{f}: no such file")
     df = pd.read_parquet(f)
     task = task or (load_json(d / 'config.json')['task'])
+    nm = lambda c: {'noml': df[c].to_numpy()} if c in df.columns else {}       # the model-free baseline, when stored
     if task == 'tau_id':
-        return dict(y=_col(df, ['y', 'label', 'target'], f).astype(int), score=_col(df, ['score', 'out', 'logit', 'pred'], f).astype(float))
+        return dict(y=_col(df, ['y', 'label', 'target'], f).astype(int), score=_col(df, ['score', 'out', 'logit', 'pred'], f).astype(float),
+                    **nm('noml_score'))
     if task == 'pt':
         for true in ('true_pt', 'gen_vis_pt'):
-            if {'pred_pt', true} <= set(df.columns): return dict(pred_pt=df.pred_pt.to_numpy(float), true_pt=df[true].to_numpy(float))
+            if {'pred_pt', true} <= set(df.columns):
+                return dict(pred_pt=df.pred_pt.to_numpy(float), true_pt=df[true].to_numpy(float), **nm('noml_pred_pt'))
         jp = _col(df, ['jet_pt', 'reco_jet_pt'], f).astype(float)
-        return dict(pred_pt=np.exp(_col(df, ['out', 'pred'], f).astype(float)) * jp, true_pt=np.exp(_col(df, ['y', 'target'], f).astype(float)) * jp)
+        return dict(pred_pt=np.exp(_col(df, ['out', 'pred'], f).astype(float)) * jp, true_pt=np.exp(_col(df, ['y', 'target'], f).astype(float)) * jp,
+                    **nm('noml_pred_pt'))
     if task == 'decay_mode':
         y = _col(df, ['y', 'decay_mode', 'target'], f).astype(int)
         for stem in ('prob_', 'out_', 'logit_', 'logits_'):
@@ -158,7 +181,7 @@ def load_predictions(run_dir: str | Path, task: str | None = None) -> dict:
             a = np.stack(_col(df, ['out', 'logits', 'prob'], f)).astype(float)
         if not (stem == 'prob_' and np.allclose(a.sum(1), 1)):
             a = np.exp(a - a.max(1, keepdims=True)); a /= a.sum(1, keepdims=True)
-        return dict(y=y, prob=a)
+        return dict(y=y, prob=a, **nm('noml_class'))
     raise ValueError(f"{d}: unknown task {task!r}")
 
 # %% ../nbs/41_results.ipynb #aca9b371
@@ -211,7 +234,14 @@ PAPER_1E4 = dict(                                      # SPEC 6 / paper Fig. 5 a
 PAPER_RATIOS = dict(resolution_improvement=0.52, misid_improvement=0.20, decay_mode_auc_gain=0.03)   # paper Sec. 3.3
 QUANTITIES = [('pt', 'resolution', 'pT resolution (IQR/median)'), ('pt', 'response', 'pT response (median)'),
               ('tau_id', 'misid_at_80', 'misID rate at 80% efficiency'), ('tau_id', 'auc', 'tau ID ROC AUC'),
-              ('decay_mode', 'weighted_auc', 'decay-mode weighted AUC')]
+              ('decay_mode', 'weighted_auc', 'decay-mode weighted AUC'), ('decay_mode', 'accuracy', 'decay-mode accuracy')]
+LOWER_IS_BETTER = {'resolution': True, 'misid_at_80': True, 'auc': False, 'weighted_auc': False, 'accuracy': False}
+NOML_NAMES = dict(tau_id='cut-based tau ID', pt='raw reco jet', decay_mode='counting tracks and photons')
+
+def beats(value, baseline, metric: str):
+    "True / False whether `value` is better than `baseline` for `metric` (None when either is missing or not ranked)."
+    if metric not in LOWER_IS_BETTER or value is None or baseline is None or not (np.isfinite(value) and np.isfinite(baseline)): return None
+    return bool(value < baseline) if LOWER_IS_BETTER[metric] else bool(value > baseline)
 
 def main_grid(df: pd.DataFrame) -> pd.DataFrame:
     "Rows of the main (paper) grid, when grid membership is known; else all rows."
@@ -234,8 +264,11 @@ def compare(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -
         get = lambda s: (float(st.loc[s, 'mean']), float(st.loc[s, 'std']), int(st.loc[s, 'count'])) if s in st.index else (None, 0.0, 0)
         ft, sc = get('fine_tuning'), get('from_scratch'); ours[col] = (ft[0], sc[0])
         paper = PAPER_1E4.get(col)
+        nc = f'noml_{col}'                                          # the model-free baseline on the same test jets
+        noml = float(t.loc[t.n_train == n, nc].mean()) if nc in t and t.loc[t.n_train == n, nc].notna().any() else None
         rows.append(dict(quantity=label, task=task, metric=col, n_train=n, fine_tuning=ft[0], fine_tuning_std=ft[1],
-                         from_scratch=sc[0], from_scratch_std=sc[1], n_seeds=min(ft[2], sc[2]),
+                         from_scratch=sc[0], from_scratch_std=sc[1], n_seeds=min(ft[2], sc[2]), no_ml=noml,
+                         fine_tuning_beats_no_ml=beats(ft[0], noml, col), from_scratch_beats_no_ml=beats(sc[0], noml, col),
                          paper_fine_tuning=paper[0] if paper else None, paper_from_scratch=paper[1] if paper else None))
     def ratio(col, f):
         v = ours.get(col)
@@ -261,7 +294,8 @@ def strategy_table(df: pd.DataFrame, target_n: float = 1e4) -> tuple[list[str], 
     "Every strategy (baselines too) per task at the size closest to `target_n`: markdown lines and rows, with ParT vs fine-tuning."
     d = main_grid(df)
     present = [s for s in STRATEGY_NAMES if s in set(d.strategy)]
-    lines = ['| task | jets | quantity | ' + ' | '.join(STRATEGY_NAMES[s] for s in present) + ' |', '|---' * (3 + len(present)) + '|']
+    lines = ['| task | jets | quantity | ' + ' | '.join(STRATEGY_NAMES[s] for s in present) + ' | no ML |',
+             '|---' * (4 + len(present)) + '|']
     rows, verdicts = [], []
     for task in ('tau_id', 'pt', 'decay_mode'):
         t = d[d.task == task]
@@ -270,8 +304,16 @@ def strategy_table(df: pd.DataFrame, target_n: float = 1e4) -> tuple[list[str], 
         for col, label in (('best_val_loss', 'best validation loss'), TASK_METRIC[task]):
             if col not in t or t[col].isna().all(): continue
             m = t.groupby('strategy')[col].mean()
-            lines.append(f"| {task} | {n:,} | {label} | " + ' | '.join(f"{m[s]:.4g}" if s in m and np.isfinite(m[s]) else '–' for s in present) + ' |')
-            rows.append(dict(task=task, n_train=n, quantity=col, **{s: float(m[s]) for s in present if s in m}))
+            nc = f'noml_{col}'; noml = float(t[nc].mean()) if nc in t and t[nc].notna().any() else None
+            cell = lambda s: (f"{m[s]:.4g}" + (' (worse than no ML)' if beats(m[s], noml, col) is False else '')
+                              if s in m and np.isfinite(m[s]) else '–')
+            lines.append(f"| {task} | {n:,} | {label} | " + ' | '.join(cell(s) for s in present) + f" | {'–' if noml is None else f'{noml:.4g}'} |")
+            rows.append(dict(task=task, n_train=n, quantity=col, **{s: float(m[s]) for s in present if s in m}, no_ml=noml))
+            if noml is not None and col != 'best_val_loss':
+                worse = [s for s in present if s in m and beats(m[s], noml, col) is False]
+                verdicts.append(f"- {task}: " + (f"{', '.join(STRATEGY_NAMES[s] for s in worse)} do(es) not beat the model-free baseline "
+                                f"({NOML_NAMES[task]}, {label} {noml:.4g}) at {n:,} jets" if worse else
+                                f"every strategy beats the model-free baseline ({NOML_NAMES[task]}, {label} {noml:.4g}) at {n:,} jets"))
         vl = t.groupby('strategy').best_val_loss.mean()
         if {'part', 'fine_tuning'} <= set(vl.index):
             gain = 1 - vl['part'] / vl['fine_tuning']
@@ -286,12 +328,16 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
     lines = [f"Fine-tuning vs training from scratch, mean ± std over seeds (paper: 1e4 jets, z_test). "
              f"Scale: {c['scale']}; data: {'; '.join(c['data'])}; hardware: {', '.join(c['hardware']) or 'unknown'}; "
              f"{c['n_runs']} runs.", '',
-             '| quantity | jets (closest to 1e4) | fine-tuning | from scratch | paper fine-tuning | paper from scratch |',
-             '|---|---|---|---|---|---|']
+             '| quantity | jets (closest to 1e4) | fine-tuning | from scratch | no ML (same test jets) | paper fine-tuning | paper from scratch |',
+             '|---|---|---|---|---|---|---|']
+    worse = lambda b: ' (worse than no ML)' if b is False else ''
     for r in c['rows']:
         p = lambda v: '–' if v is None else f"{v:.3f}"
-        lines.append(f"| {r['quantity']} | {r['n_train']:,} | {_fmt(r['fine_tuning'], r['fine_tuning_std'], r['n_seeds'])} | "
-                     f"{_fmt(r['from_scratch'], r['from_scratch_std'], r['n_seeds'])} | {p(r['paper_fine_tuning'])} | {p(r['paper_from_scratch'])} |")
+        lines.append(f"| {r['quantity']} | {r['n_train']:,} | {_fmt(r['fine_tuning'], r['fine_tuning_std'], r['n_seeds'])}{worse(r['fine_tuning_beats_no_ml'])} | "
+                     f"{_fmt(r['from_scratch'], r['from_scratch_std'], r['n_seeds'])}{worse(r['from_scratch_beats_no_ml'])} | {p(r['no_ml'])} | "
+                     f"{p(r['paper_fine_tuning'])} | {p(r['paper_from_scratch'])} |")
+    lines += ['', 'No ML: ' + '; '.join(f"{t} = {n}" for t, n in NOML_NAMES.items()) + ' (`taufm_nb.noml`), evaluated on the '
+              'same test jets as the models.']
     names = dict(resolution_improvement='pT resolution improvement of fine-tuning over scratch (1 - ft/scratch)',
                  misid_improvement='misID-rate improvement at 80% efficiency (1 - ft/scratch)',
                  decay_mode_auc_gain='decay-mode AUC gain (ft/scratch - 1)')
@@ -340,6 +386,8 @@ FIGURE_NOTEBOOKS = ('42_fig4_loss_vs_size.ipynb', '43_fig5_physics.ipynb', '44_f
                     '45_fig7_ablations.ipynb', '46_data_efficiency.ipynb')
 TOKENIZER_NOTEBOOK = '11_tokenizer_figures.ipynb'   # Figs. 2, 3: needs the tokenizer and data, not the grid's runs
 GENERATION_NOTEBOOK = '21_generated_jets.ipynb'     # jets sampled from the backbone vs training jets
+STANDIN_NOTEBOOK = '07_standin.ipynb'               # the stand-in against published numbers (its own events)
+STANDIN_EVENTS = dict(ci=(1200, 3000), mini=(10_000, 10_000), paper=(50_000, 50_000))   # (Z -> tau tau, Z -> q qbar)
 
 def write_tables(results_dir: str | Path, out: str | Path, scale: str | None = None) -> dict:
     "Gather `results_dir` and write results.parquet/csv, results.md/json and data_efficiency.csv into `out`."
@@ -418,6 +466,9 @@ def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dic
     if (workdir / 'backbone').exists():     # generated vs training jets: the chain's backbone and tokenizer
         st[GENERATION_NOTEBOOK] = run_figure_notebook(GENERATION_NOTEBOOK, dict(
             scale=scale, workdir=str(workdir), fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
+    nz, nq = STANDIN_EVENTS.get(scale, STANDIN_EVENTS['ci'])     # validation of the stand-in, with the sensitivity scan
+    st[STANDIN_NOTEBOOK] = run_figure_notebook(STANDIN_NOTEBOOK, dict(
+        n_ztautau=nz, n_qq=nq, sensitivity=scale != 'ci', fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
     bad = {k: v for k, v in st.items() if str(v).startswith(('FAILED', 'missing'))}
     if bad: raise RuntimeError('figure notebook(s) failed: ' + '; '.join(f'{k}: {v}' for k, v in bad.items()))
     return dict(figures=len(st) - len(bad))
