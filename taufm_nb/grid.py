@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_grid.ipynb #30cca214
 from __future__ import annotations
-import argparse, functools, hashlib, itertools, json, os, sys, time, traceback
+import argparse, contextlib, difflib, functools, hashlib, itertools, json, os, re, socket, sys, threading, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -13,10 +13,11 @@ from tqdm.auto import tqdm
 from .core import SCALES, get_paths, save_json, load_json, run_info, in_test
 
 # %% auto #0
-__all__ = ['TASKS', 'STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'PARAMS', 'REQUIRED', 'ERROR_FILE', 'CLUSTER_KEYS',
-           'PAPER_GRIDS', 'GridError', 'run_id', 'GridSpec', 'grids_dir', 'load_spec', 'run_notebook',
-           'notebook_runner', 'default_runner', 'run_point', 'load_cluster_config', 'jobqueue_cluster', 'n_gpus',
-           'make_cluster', 'default_out', 'run_grid', 'run_stage', 'cli_grid']
+__all__ = ['TASKS', 'STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'PARAMS', 'REQUIRED', 'KERNEL_NOISE', 'ERROR_FILE',
+           'CLUSTER_KEYS', 'PAPER_GRIDS', 'GridError', 'run_id', 'GridSpec', 'grids_dir', 'load_spec',
+           'quiet_kernel_noise', 'run_notebook', 'notebook_runner', 'default_runner', 'worker_info', 'run_point',
+           'load_cluster_config', 'jobqueue_cluster', 'n_gpus', 'make_cluster', 'default_out', 'run_grid', 'run_stage',
+           'cli_grid']
 
 # %% ../nbs/40_grid.ipynb #000fc9a4
 TASKS = ('tau_id', 'pt', 'decay_mode')                                   # CONTRIBUTING / paper Sec. 2
@@ -77,6 +78,32 @@ def run_id(params: dict) -> str:
     digest = hashlib.sha1(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return '-'.join(parts + [digest])
 
+def _problems_error(source: str, problems: list[str]) -> GridError:
+    "One error for every problem found: `source: problem`, or a numbered list."
+    if len(problems) == 1: return GridError(f"{source}: {problems[0]}")
+    return GridError(f"{source}: {len(problems)} problems:\n" + '\n'.join(f"  - {p}" for p in problems))
+
+def _section(where: str, sec) -> tuple[dict, list[str], set]:
+    "({key: checked values}, problems, keys named) of one mapping of parameters (`params` or a scale section)."
+    if not isinstance(sec, dict): return {}, [f"{where} must be a mapping, got {type(sec).__name__}"], set()
+    axes, probs = {}, []
+    for k, v in sec.items():
+        if k not in PARAMS:
+            near = difflib.get_close_matches(str(k), list(PARAMS), n=1)
+            probs.append(f"{where}: unknown parameter {k!r}" + (f" (did you mean {near[0]!r}?)" if near else '')
+                         + f"; valid parameters are {sorted(PARAMS)}")
+            continue
+        vals = list(v) if isinstance(v, (list, tuple)) else [v]
+        if not vals: probs.append(f"{where}.{k}: empty list"); continue
+        out, errs = [], []
+        for x in vals:
+            try: out.append(PARAMS[k](x))
+            except ValueError as e: errs.append(f"{where}.{k}: {e}")
+        if errs: probs += errs; continue
+        if len(set(map(str, out))) != len(out): probs.append(f"{where}.{k}: repeated values {out}"); continue
+        axes[k] = out
+    return axes, probs, set(sec)
+
 @dataclass
 class GridSpec:
     "A validated grid spec; `points(scale)` expands it."
@@ -91,57 +118,67 @@ class GridSpec:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = '<dict>') -> 'GridSpec':
+        "Check everything (every scale the spec defines) and report every problem found in one `GridError`."
         if not isinstance(d, dict): raise GridError(f"{source}: a grid spec must be a mapping, got {type(d).__name__}")
+        probs = []
         unknown = [k for k in d if k not in cls.KEYS]
-        if unknown: raise GridError(f"{source}: unknown key(s) {unknown}; valid keys are {list(cls.KEYS)}")
-        for k in ('name', 'scales'):
-            if k not in d: raise GridError(f"{source}: missing key {k!r}")
-        scales = d['scales']
-        if not isinstance(scales, dict): raise GridError(f"{source}: 'scales' must be a mapping of {list(SCALES)}")
+        if unknown: probs.append(f"unknown key(s) {unknown}; valid keys are {list(cls.KEYS)}")
+        probs += [f"missing key {k!r}" for k in ('name', 'scales') if k not in d]
+        scales = d.get('scales', {})
+        if not isinstance(scales, dict):
+            probs.append(f"'scales' must be a mapping with a section for each scale run ({list(SCALES)})"); scales = {}
         bad = [s for s in scales if s not in SCALES]
-        if bad: raise GridError(f"{source}: unknown scale(s) {bad}; valid scales are {list(SCALES)}")
-        missing = [s for s in SCALES if s not in scales]
-        if missing: raise GridError(f"{source}: no section for scale(s) {missing}")
-        spec = cls(name=str(d['name']), params=d.get('params') or {}, scales={s: scales[s] or {} for s in SCALES},
+        if bad: probs.append(f"unknown scale(s) {bad}; valid scales are {list(SCALES)}")
+        elif 'scales' in d and not scales: probs.append(f"'scales' is empty: give a section for each scale run ({list(SCALES)})")
+        spec = cls(name=str(d.get('name')), params=d.get('params') or {},
+                   scales={s: scales[s] or {} for s in SCALES if s in scales},     # only the scales it defines
                    description=d.get('description', ''), exclude=d.get('exclude') or [], source=source)
-        for s in SCALES: spec.points(s)                          # validate every scale now, not at run time
+        probs += [p for p in spec.problems() if p not in probs]
+        if probs: raise _problems_error(source, probs)
         return spec
 
-    def _axes(self, scale: str) -> dict:
-        "{key: list of values} for `scale` (scalars become 1-element lists), validated."
-        if scale not in SCALES: raise GridError(f"{self.source}: unknown scale {scale!r}; choose one of {list(SCALES)}")
-        merged = {}
-        for where, sec in (('params', self.params), (f'scales.{scale}', self.scales[scale])):
-            if not isinstance(sec, dict): raise GridError(f"{self.source}: {where} must be a mapping, got {type(sec).__name__}")
-            for k, v in sec.items():
-                if k not in PARAMS:
-                    raise GridError(f"{self.source}: {where}: unknown parameter {k!r}; valid parameters are {sorted(PARAMS)}")
-                vals = list(v) if isinstance(v, (list, tuple)) else [v]
-                if not vals: raise GridError(f"{self.source}: {where}.{k}: empty list")
-                try: out = [PARAMS[k](x) for x in vals]
-                except ValueError as e: raise GridError(f"{self.source}: {where}.{k}: {e}") from None
-                if len(set(map(str, out))) != len(out): raise GridError(f"{self.source}: {where}.{k}: repeated values {out}")
-                merged[k] = out
-        merged.setdefault('scale', [scale])
-        miss = [k for k in REQUIRED if k not in merged]
-        if miss: raise GridError(f"{self.source}: scale {scale!r} leaves required parameter(s) {miss} unset")
-        return merged
+    def problems(self) -> list[str]:
+        "Every problem of the spec: `params` and `exclude` once, then each scale section the spec defines."
+        probs = _section('params', self.params)[1] + self._exclude_problems()
+        for s in self.scales:
+            probs += [p for p in self._expand(s)[1] if p not in probs]
+        return probs
 
-    def points(self, scale: str) -> list[dict]:
-        "Every parameter dict of the grid at `scale`, in a stable order (axes in spec order, values in list order)."
-        axes = self._axes(scale)
-        for i, ex in enumerate(self.exclude):
-            if not isinstance(ex, dict) or any(k not in PARAMS for k in ex):
-                raise GridError(f"{self.source}: exclude[{i}] must be a mapping of parameter names, got {ex!r}")
+    def _exclude_problems(self) -> list[str]:
+        if not isinstance(self.exclude, list): return [f"'exclude' must be a list of partial parameter dicts, got {self.exclude!r}"]
+        return [f"exclude[{i}] must be a mapping of parameter names, got {ex!r}" for i, ex in enumerate(self.exclude)
+                if not isinstance(ex, dict) or any(k not in PARAMS for k in ex)]
+
+    def _expand(self, scale: str) -> tuple[list[dict], list[str]]:
+        "(points, problems) at `scale`; the points are only meaningful without problems."
+        if scale not in SCALES: return [], [f"unknown scale {scale!r}; choose one of {list(SCALES)}"]
+        if scale not in self.scales:
+            return [], [f"no section for scale {scale!r} under 'scales' (this spec defines {list(self.scales)})"]
+        a1, p1, k1 = _section('params', self.params)
+        a2, p2, k2 = _section(f'scales.{scale}', self.scales[scale])
+        probs = p1 + p2 + self._exclude_problems()
+        axes = {**a1, **a2}                                           # a scale section overrides `params` key by key
+        axes.setdefault('scale', [scale])
+        typos = [str(k) for k in k1 | k2 if k not in PARAMS]              # reported above: not again as "unset"
+        miss = [k for k in REQUIRED if k not in k1 | k2 and not difflib.get_close_matches(k, typos, n=1)]
+        if miss: probs.append(f"scale {scale!r} leaves required parameter(s) {miss} unset")
+        if probs: return [], probs
         pts = []
         for combo in itertools.product(*axes.values()):
             p = dict(zip(axes, combo))
             if any(all(p.get(k) == v for k, v in ex.items()) for ex in self.exclude): continue
             if 'unfreeze_epoch' in p and p['unfreeze_epoch'] > p['epochs']:
-                raise GridError(f"{self.source}: scale {scale!r}: unfreeze_epoch {p['unfreeze_epoch']} > epochs {p['epochs']}")
+                msg = f"scale {scale!r}: unfreeze_epoch {p['unfreeze_epoch']} > epochs {p['epochs']}"
+                if msg not in probs: probs.append(msg)
             pts.append(p)
         ids = [run_id(p) for p in pts]
-        if len(set(ids)) != len(ids): raise GridError(f"{self.source}: scale {scale!r}: two points share a run id")
+        if len(set(ids)) != len(ids): probs.append(f"scale {scale!r}: two points share a run id")
+        return pts, probs
+
+    def points(self, scale: str) -> list[dict]:
+        "Every parameter dict of the grid at `scale`, in a stable order (axes in spec order, values in list order)."
+        pts, probs = self._expand(scale)
+        if probs: raise _problems_error(self.source, probs)
         return pts
 
 def grids_dir() -> Path: return get_paths().root / 'grids'
@@ -158,6 +195,39 @@ def load_spec(spec: str | Path | dict | GridSpec) -> GridSpec:
     try: d = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e: raise GridError(f"{p}: not valid YAML ({e})") from None
     return GridSpec.from_dict(d, source=str(p))
+
+# %% ../nbs/40_grid.ipynb #3896c4ab
+KERNEL_NOISE = (b'Kernel is running over TCP without encryption',)     # ipykernel >= 7: one line per kernel start
+
+@contextlib.contextmanager
+def quiet_kernel_noise(drop: tuple = KERNEL_NOISE):
+    "While inside, drop the lines written to file descriptor 2 that contain one of `drop` (bytes); forward all others."
+    try: sys.stderr.flush()
+    except Exception: pass
+    try: saved = os.dup(2); r, w = os.pipe()
+    except OSError: saved = None                                      # no usable stderr: nothing to filter
+    if saved is None:
+        yield; return
+    out = os.dup(saved)                                               # the pump's own copy (it closes it)
+    def pump():
+        def write(b):
+            while b: b = b[os.write(out, b):]
+        buf = b''
+        try:
+            while chunk := os.read(r, 65536):
+                *lines, buf = re.split(rb'(?<=[\r\n])', buf + chunk)  # whole lines (a progress bar's \r too)
+                write(b''.join(l for l in lines if not any(d in l for d in drop)))
+            if buf and not any(d in buf for d in drop): write(buf)
+        except OSError: pass
+        finally: os.close(r); os.close(out)
+    os.dup2(w, 2); os.close(w)                                        # this process and the kernels it starts
+    t = threading.Thread(target=pump, name='quiet-kernel-noise', daemon=True); t.start()
+    try: yield
+    finally:
+        try: sys.stderr.flush()
+        except Exception: pass
+        os.dup2(saved, 2); os.close(saved)                            # the pipe ends once the kernels are gone
+        t.join(timeout=2)
 
 # %% ../nbs/40_grid.ipynb #24cec7a3
 def run_notebook(notebook: str | Path, params: dict, out_dir: str | Path, kernel: str | None = None) -> Path:
@@ -180,12 +250,19 @@ def default_runner(params: dict, out_dir, kernel=None) -> Path:
 
 ERROR_FILE = 'grid_error.json'
 
+def worker_info() -> dict:
+    "Where a point ran: host, process and (in a SLURM job) the job id."
+    job = os.environ.get('SLURM_JOB_ID')
+    return dict(host=socket.gethostname(), pid=os.getpid(), **({'slurm_job': job} if job else {}))
+
 def run_point(params: dict, out_dir: str | Path, kernel: str | None = None, runner: Callable | None = None,
               gpus: list | None = None, threads: int | None = None, env: dict | None = None) -> dict:
-    "Run one grid point into `out_dir`; return {run_id, status, seconds, error, notebook} (never raises)."
+    "Run one grid point into `out_dir`; return {run_id, status, seconds, error, notebook, worker} (never raises)."
     out_dir = Path(out_dir); rid = out_dir.name
     os.environ.update(env or {})                      # the driver's project paths (workers may start elsewhere)
-    if gpus:                                          # one GPU per worker: the worker's index picks it
+    if gpus == 'batch':                               # a batch job: SLURM/HTCondor set CUDA_VISIBLE_DEVICES to its GPU
+        os.environ.setdefault('CUDA_VISIBLE_DEVICES', '0')
+    elif gpus:                                        # one GPU per worker: the worker's index picks it
         try:
             from distributed import get_worker
             name = get_worker().name
@@ -194,11 +271,13 @@ def run_point(params: dict, out_dir: str | Path, kernel: str | None = None, runn
         os.environ['CUDA_VISIBLE_DEVICES'] = str(gpus[i % len(gpus)])
     if threads:
         for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'TAUFM_THREADS'): os.environ[k] = str(threads)
-    rec = dict(run_id=rid, dir=str(out_dir), notebook=str(out_dir / 'run.ipynb'), status='done', error=None)
+    rec = dict(run_id=rid, dir=str(out_dir), notebook=str(out_dir / 'run.ipynb'), status='done', error=None,
+               worker=worker_info())
     (out_dir / ERROR_FILE).unlink(missing_ok=True)
     t0 = time.time()
     try:
-        (runner or default_runner)(params, out_dir, kernel=kernel)
+        with quiet_kernel_noise():                    # the kernels' TCP warning would break the progress bar
+            (runner or default_runner)(params, out_dir, kernel=kernel)
         if not (out_dir / 'DONE').exists(): raise RuntimeError(f"the run finished but wrote no DONE file in {out_dir}")
     except BaseException as e:
         if isinstance(e, KeyboardInterrupt): raise
@@ -228,6 +307,13 @@ def load_cluster_config(path: str | Path) -> dict:
     if not isinstance(d.get('options', {}), dict): raise GridError(f"{p}: 'options' must be a mapping of {d['cluster']} cluster arguments")
     if 'jobs' in d and (not isinstance(d['jobs'], int) or d['jobs'] < 1): raise GridError(f"{p}: 'jobs' must be a positive integer")
     if 'adapt' in d and not isinstance(d['adapt'], dict): raise GridError(f"{p}: 'adapt' must be a mapping like {{minimum: 0, maximum: 20}}")
+    opts = d.setdefault('options', {}) or {}
+    for k in ('python', 'log_directory'):                       # relative paths: from the project root, not the cwd
+        v = opts.get(k)
+        if isinstance(v, str) and v and not Path(v).expanduser().is_absolute() and not v.startswith('$') \
+                and (k == 'log_directory' or '/' in v):
+            opts[k] = str(get_paths().root / v)
+    d['options'] = opts
     d['source'] = str(p)
     return d
 
@@ -254,7 +340,7 @@ def make_cluster(workers: int | None = None, cluster_config: str | Path | None =
         cluster = jobqueue_cluster(cfg)
         if 'adapt' in cfg: cluster.adapt(**cfg['adapt'])
         else: cluster.scale(jobs=cfg.get('jobs', 1))
-        return (cluster, dict(gpus=[0] if cfg.get('gpus_per_worker') else None, threads=cfg.get('options', {}).get('cores')),
+        return (cluster, dict(gpus='batch' if cfg.get('gpus_per_worker') else None, threads=cfg.get('options', {}).get('cores')),
                 dict(resources={'run': 1}))
     from distributed import LocalCluster
     g = n_gpus()

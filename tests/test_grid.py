@@ -1,5 +1,6 @@
 """`taufm grid` end to end: Dask LocalCluster + papermill on a dummy experiment notebook, idempotency, failure
-listing, and a SIGKILL of the whole grid that loses only the points in flight."""
+listing, a SIGKILL of the whole grid that loses only the points in flight, no kernel noise on the terminal, and spec
+errors (a spec for one scale runs; several problems come in one message). On SLURM: tests/test_slurm.py."""
 import json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import nbformat
@@ -48,6 +49,8 @@ def test_grid_dask_idempotent(tmp_path):
     assert (len(s['done']), len(s['failed']), len(s['skipped'])) == (2, 2, 0), s
     assert all('unlucky' in f['error'] and Path(f['notebook']).exists() for f in s['failed'])
     assert 'FAILED' in r.stdout and 'run.ipynb' in r.stdout
+    # the kernels' "Kernel is running over TCP without encryption" warning no longer cuts the progress bar
+    assert 'without encryption' not in r.stderr and '4/4' in r.stderr, r.stderr
     assert len(list(out.glob('*/DONE'))) == 2
     r = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=300)
     s = json.loads((out / 'grid-demo-ci.json').read_text())
@@ -71,3 +74,27 @@ def test_grid_bad_spec_is_a_clear_error(tmp_path):
     (tmp_path / 'bad.yaml').write_text('name: x\nparams: {task: pt, strategy: fine_tunning}\nscales: {ci: {}, mini: {}, paper: {}}\n')
     r = subprocess.run([*taufm_cmd(), 'grid', str(tmp_path / 'bad.yaml'), '--scale', 'ci'], capture_output=True, text=True, env=env())
     assert r.returncode == 2 and "strategy: must be one of" in r.stderr, r.stderr
+
+def test_grid_spec_for_one_scale_and_all_problems_at_once(tmp_path):
+    nb, out = dummy_notebook(tmp_path / 'dummy.ipynb'), tmp_path / 'runs'
+    (tmp_path / 'ci_only.yaml').write_text('name: ci_only\nparams: {task: pt, strategy: fine_tuning, epochs: 1}\n'
+                                           'scales: {ci: {n_train: [10], seed: [0]}}\n')
+    grid = lambda spec, *a: subprocess.run([*taufm_cmd(), 'grid', str(tmp_path / spec), *a], capture_output=True,
+                                           text=True, env=env(), timeout=300)
+    r = grid('ci_only.yaml', '--scale', 'ci', '--notebook', str(nb), '--out', str(out), '--workers', '0')
+    assert r.returncode == 0 and len(list(out.glob('*/DONE'))) == 1, r.stdout + r.stderr     # only `ci` defined: runs
+    r = grid('ci_only.yaml', '--scale', 'mini', '--list')
+    assert r.returncode == 2 and "no section for scale 'mini' under 'scales' (this spec defines ['ci'])" in r.stderr, r.stderr
+    (tmp_path / 'typos.yaml').write_text(textwrap.dedent("""
+        name: typos
+        params: {task: pt, stratgy: fine_tuning}
+        scales:
+          ci: {n_train: [10], seed: [0], epochs: 1, unfreez_epoch: 0}
+          mini: {n_train: [0], seed: [0], epochs: 1}
+    """))
+    r = grid('typos.yaml', '--scale', 'ci', '--list')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    for part in (f"{tmp_path / 'typos.yaml'}: 3 problems", "params: unknown parameter 'stratgy' (did you mean 'strategy'?)",
+                 "scales.ci: unknown parameter 'unfreez_epoch' (did you mean 'unfreeze_epoch'?)",
+                 "scales.mini.n_train: must be >= 1, got 0"):
+        assert part in r.stderr, (part, r.stderr)
