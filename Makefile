@@ -7,7 +7,7 @@ STAMP := $(VENV)/.taufm-installed
 SCALE ?= mini
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: install test browser reproduce docs lab export clean-nbs prepare readme
+.PHONY: install test browser slurm reproduce docs lab export clean-nbs prepare readme
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ $(STAMP): requirements.txt constraints.txt setup.py settings.ini
 	@touch $(STAMP)
 
 # Everything CI checks: notebook hygiene, every notebook as a test, pytest; ends with `N passed, N failed`.
-test: install browser
+test: install browser slurm
 	@$(PY) tools/run_tests.py
 
 # Headless Chromium for the docs test: installed with apt-get where we are root, else that test is reported skipped.
@@ -37,10 +37,20 @@ browser:
 	      || echo "could not install chromium (see /tmp/taufm-apt.log): the docs browser test will be skipped"; \
 	  else echo "chromium missing and not root: the docs browser test will be skipped"; fi; }
 
-# The main job at the embedded default scale (`mini`; `make reproduce SCALE=ci` for a quick look): figures/ and README.
+# SLURM for the grid test on a real scheduler (tests/test_slurm.py starts a one-node cluster, then stops it): the Debian
+# packages installed with apt-get where we are root (time-limited), else that test is reported skipped.
+slurm:
+	@command -v sbatch >/dev/null && command -v slurmctld >/dev/null && command -v slurmd >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    bash tools/slurm_local.sh install || echo "could not install SLURM: the SLURM grid test will be skipped"; \
+	  else echo "SLURM missing and not root: the SLURM grid test will be skipped"; fi; }
+
+# The main job at the embedded default scale (`mini`): the committed figures/ and README.md. Any other scale
+# (`make reproduce SCALE=ci` for a quick look) draws into runs/reproduce-SCALE/figures and leaves figures/ and README alone.
 reproduce: install
 	@$(VENV)/bin/taufm reproduce --scale $(SCALE)
-	@$(PY) tools/build_docs.py --readme-only     # README.md includes figures/results.md
+	@if [ "$(SCALE)" = mini ]; then $(PY) tools/build_docs.py --readme-only; \
+	else echo "README.md left alone: it shows the committed mini results (SCALE=$(SCALE): see the figures folder printed above)"; fi
 
 # The docs site in _docs/: real Quarto when installed, else an offline pure-Python build.
 docs: install

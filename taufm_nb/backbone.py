@@ -416,7 +416,10 @@ class PretrainConfig(Config):
 
     def validate(self):
         super().validate()
-        if self.epochs < 1 or self.batch_size < 1: raise ConfigError(f"PretrainConfig: epochs and batch_size must be >= 1")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError(f"PretrainConfig: epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if self.max_jets is not None and self.max_jets < 1:
+            raise ConfigError(f"PretrainConfig: max_jets must be >= 1 (None: all jets), got {self.max_jets}")
         if not 0 < self.val_fraction < 1: raise ConfigError(f"PretrainConfig: val_fraction must be in (0, 1), got {self.val_fraction}")
 
 def lr_factor(step: int, total: int, warmup: int, min_frac: float) -> float:
@@ -494,7 +497,8 @@ def pretrain(tokens, tok_mask, model_cfg: BackboneConfig, cfg: PretrainConfig, o
     start, history = 0, []
     ck = out / 'ckpt.pt'
     if ck.exists():
-        st = torch.load(ck, map_location=device, weights_only=True)
+        from taufm_nb.tokenizer import load_checkpoint         # weights_only; a foreign file is one clear line
+        st = load_checkpoint(ck, device, 'backbone checkpoint', ('model_cfg', 'cfg', 'model', 'opt', 'sched', 'rng', 'epoch', 'history'))
         if st['model_cfg'] != model_cfg.to_dict() or st['cfg'] != cfg.to_dict():
             raise ValueError(f"{ck}: checkpoint of a different configuration; use another --out or delete it.\n"
                              f"  checkpoint: {st['model_cfg']} {st['cfg']}\n  now:        {model_cfg.to_dict()} {cfg.to_dict()}")
@@ -552,18 +556,9 @@ def pretrain(tokens, tok_mask, model_cfg: BackboneConfig, cfg: PretrainConfig, o
 PRESET_NAMES = ('paper', 'small', 'ci')
 
 def _pretrain_parser():
-    ap = argparse.ArgumentParser(prog='taufm pretrain', description='Pretrain the GPT backbone by next-token prediction '
-                                 '(paper Sec. 3.1). Resumes from DIR/ckpt.pt; skips a finished DIR.')
-    ap.add_argument('--tokens', nargs='+', required=True, type=Path, help='token parquet file(s) (from taufm tokenize)')
-    ap.add_argument('--preset', choices=PRESET_NAMES, default='small', help='model and training size (default: small)')
-    ap.add_argument('--out', required=True, type=Path, help='output folder')
-    ap.add_argument('--vocab-size', type=int, default=None, help='n_codes + 2 (default: from --tokenizer, else largest token + 1)')
-    ap.add_argument('--tokenizer', type=Path, default=None, help='tokenizer folder: its vocabulary size is used')
-    ap.add_argument('--epochs', type=int); ap.add_argument('--batch-size', type=int); ap.add_argument('--lr', type=float)
-    ap.add_argument('--optimizer', choices=['ranger', 'adamw']); ap.add_argument('--max-jets', type=int)
-    ap.add_argument('--seed', type=int); ap.add_argument('--device', default=None, help='cpu / cuda (default: auto)')
-    ap.add_argument('--no-progress', action='store_true', help='no progress bars')
-    return ap
+    "The arguments of `taufm pretrain`: `taufm_nb.cli.pretrain_parser`, which `taufm` checks before importing torch."
+    from taufm_nb.cli import pretrain_parser
+    return pretrain_parser()
 
 def cli_pretrain(argv: list[str]) -> int:
     "taufm pretrain --tokens PATH... --preset {paper,small,ci} --out DIR"
@@ -574,7 +569,8 @@ def cli_pretrain(argv: list[str]) -> int:
         cfg = PretrainConfig.preset(a.preset, **over)
         tokens, tok_mask = read_tokens(a.tokens, max_jets=cfg.max_jets)
         if not tok_mask.any(): raise ValueError(f"{a.tokens}: no tokens")
-        V = a.vocab_size or (load_json(a.tokenizer / 'tokenizer.json')['vocab_size'] if a.tokenizer else int(tokens[tok_mask].max()) + 1)
+        V = a.vocab_size if a.vocab_size is not None else \
+            load_json(a.tokenizer / 'tokenizer.json')['vocab_size'] if a.tokenizer else int(tokens[tok_mask].max()) + 1
         mcfg = BackboneConfig.preset(a.preset, vocab_size=V)
         res = pretrain(tokens, tok_mask, mcfg, cfg, a.out, device=a.device, progress=not a.no_progress)
     except (FileNotFoundError, KeyError, ValueError) as e:   # ConfigError is a ValueError
@@ -661,15 +657,8 @@ def compare_jets(obs_ref: dict, obs_gen: dict, bins: int = 50) -> dict:
 # %% ../nbs/20_backbone.ipynb #ddb7233c
 def cli_sample(argv: list[str]) -> int:
     "taufm sample --backbone DIR --tokenizer DIR -n N [--out FILE]"
-    ap = argparse.ArgumentParser(prog='taufm sample', description='Generate jets from a pretrained backbone.')
-    ap.add_argument('--backbone', type=Path, required=True, help='folder written by taufm pretrain')
-    ap.add_argument('--tokenizer', type=Path, default=None, help='tokenizer folder, to decode the tokens into constituents')
-    ap.add_argument('-n', type=int, required=True, help='number of jets')
-    ap.add_argument('--out', type=Path, default=None, help='output parquet (default: BACKBONE/samples.parquet)')
-    ap.add_argument('--temperature', type=float, default=1.0); ap.add_argument('--top-k', type=int, default=None)
-    ap.add_argument('--seed', type=int, default=0); ap.add_argument('--batch-size', type=int, default=256)
-    ap.add_argument('--device', default=None)
-    a = ap.parse_args(argv)
+    from taufm_nb.cli import sample_parser                # the parser `taufm` checks before importing torch
+    a = sample_parser().parse_args(argv)
     out = a.out or a.backbone / 'samples.parquet'
     try:
         model = load_backbone(a.backbone, device=get_device(a.device))
@@ -723,11 +712,15 @@ def _bench_one(model, loss_fn, tokens, mask, steps, warmup, device):
 
 def bench(argv: list[str]) -> int:
     "taufm bench backbone [--preset paper] [--batch-size 256] [--steps 3] [--device cpu,cuda] [--out FILE]"
-    ap = argparse.ArgumentParser(prog='taufm bench backbone', description='Training jets/s: ours vs reference-style attention.')
-    ap.add_argument('--preset', choices=PRESET_NAMES, default='paper')
-    ap.add_argument('--vocab-size', type=int, default=32002, help='default: the paper (32000 codes + 2)')
-    ap.add_argument('--batch-size', type=int, default=256); ap.add_argument('--steps', type=int, default=3)
-    ap.add_argument('--warmup', type=int, default=1); ap.add_argument('--mean-mult', type=float, default=50.)
+    from taufm_nb.cli import at_least
+    ap = argparse.ArgumentParser(prog='taufm bench backbone', description='Pretraining step (forward + backward + AdamW) '
+                                 'jets/s, model FLOP/s and peak memory: our backbone vs reference-style attention, one run.')
+    ap.add_argument('--preset', choices=PRESET_NAMES, default='paper', help='model size (default paper)')
+    ap.add_argument('--vocab-size', type=at_least(3), default=32002, help='default: the paper (32000 codes + 2)')
+    ap.add_argument('--batch-size', type=at_least(1), default=256, help='jets per step (default 256)')
+    ap.add_argument('--steps', type=at_least(1), default=3, help='timed steps (default 3)')
+    ap.add_argument('--warmup', type=at_least(0), default=1, help='untimed steps first (default 1)')
+    ap.add_argument('--mean-mult', type=at_least(1.0, float), default=50., help='mean candidates per jet (default 50)')
     ap.add_argument('--device', default=None, help="comma-separated, default 'cpu' plus 'cuda' when present")
     ap.add_argument('--out', type=Path, default=None, help='also write the results as JSON')
     a = ap.parse_args(argv)

@@ -4,10 +4,13 @@
 
 # %% ../nbs/90_cli.ipynb #4120bbae
 from __future__ import annotations
-import importlib, sys, textwrap
+import argparse, contextlib, importlib, io, sys, textwrap
+from pathlib import Path
 
 # %% auto #0
-__all__ = ['COMMANDS', 'BENCHES', 'NotBuilt', 'resolve', 'available', 'usage', 'main', 'cli_bench']
+__all__ = ['COMMANDS', 'TASK_CHOICES', 'STRATEGY_CHOICES', 'PRESET_CHOICES', 'PARSERS', 'BENCHES', 'BENCH_DOCS', 'NotBuilt',
+           'resolve', 'available', 'usage', 'main', 'at_least', 'positive', 'finetune_parser', 'train_tokenizer_parser',
+           'tokenize_parser', 'pretrain_parser', 'sample_parser', 'bench_help', 'cli_bench']
 
 # %% ../nbs/90_cli.ipynb #6cc621a2
 COMMANDS = {
@@ -64,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"taufm: unknown command {name!r}; run `taufm --help` for the list", file=sys.stderr); return 2
+    if name in PARSERS:                       # arguments checked before the stage's heavy imports (torch, Pythia)
+        try: PARSERS[name]().parse_args(rest)
+        except SystemExit as e: return int(e.code or 0)          # --help (0) or a usage error (2), already printed
     try: fn = resolve(name)
     except NotBuilt as e:
         print(f"taufm {name}: {e}", file=sys.stderr); return 3
@@ -73,14 +79,140 @@ def main(argv: list[str] | None = None) -> int:
 def _entry():  # pragma: no cover
     sys.exit(main())
 
+# %% ../nbs/90_cli.ipynb #3876a271
+TASK_CHOICES = ('tau_id', 'pt', 'decay_mode')                  # = taufm_nb.heads.TASKS (checked in 32_finetune)
+STRATEGY_CHOICES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'part', 'small_scratch', 'deepset')  # = finetune.ALL_STRATEGIES
+PRESET_CHOICES = ('paper', 'small', 'ci')                      # = TokenizerConfig / BackboneConfig presets (10_, 20_)
+
+def at_least(lo: int | float, kind=int):
+    "An argparse `type`: a number (int by default) >= `lo`; anything else is a usage error naming the option."
+    def conv(s):
+        try: v = kind(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {s!r}") from None
+        if not v >= lo: raise argparse.ArgumentTypeError(f"must be >= {lo}, got {s}")
+        return v
+    conv.__name__ = f"{kind.__name__} >= {lo}"
+    return conv
+
+def positive(s) -> float:
+    "An argparse `type`: a float > 0 (learning rates, temperatures)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not v > 0: raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
+    return v
+
+# %% ../nbs/90_cli.ipynb #798ca2a9
+def finetune_parser() -> argparse.ArgumentParser:
+    "The arguments of `taufm finetune` (taufm_nb.finetune.cli_finetune)."
+    from taufm_nb.core import SCALES
+    ap = argparse.ArgumentParser(prog='taufm finetune', description='Run one fine-tuning experiment through the '
+                                 'papermill template nbs/39_experiment.ipynb; results go into a run folder.')
+    ap.add_argument('--task', required=True, choices=TASK_CHOICES)
+    ap.add_argument('--strategy', required=True, choices=STRATEGY_CHOICES)
+    ap.add_argument('--n-train', type=at_least(1), required=True, help='training jets')
+    ap.add_argument('--seed', type=at_least(0), default=0)
+    ap.add_argument('--unfreeze-epoch', type=at_least(0), default=None, help='fine_tuning: first trained epoch of the backbone (default 60%% of epochs)')
+    ap.add_argument('--n-gpt-layers', type=at_least(0), default=0, help='use the first k pretrained GPT blocks (0 = all)')
+    ap.add_argument('--epochs', type=at_least(1), default=None, help='default: ci 3, mini 30, paper 100')
+    ap.add_argument('--batch-size', type=at_least(1), default=None, help='default: ci 64, mini 256, paper 4096')
+    ap.add_argument('--lr', type=positive, default=1e-4)
+    ap.add_argument('--data', default='', help="Fu-tau-re files or folder (default: the scale's assets)")
+    ap.add_argument('--tokenizer', default='', help="tokenizer folder (default: the scale's assets)")
+    ap.add_argument('--backbone', default='', help="backbone folder (default: the scale's assets)")
+    ap.add_argument('--device', default='auto')
+    ap.add_argument('--scale', default=None, choices=SCALES, help='default: $TAUFM_SCALE or mini (ci under tests); ci reuses '
+                    'a complete runs/reproduce-ci chain, else builds runs/ci-assets once')
+    ap.add_argument('--kernel', default=None, help="Jupyter kernel name for papermill (default: the notebook's)")
+    ap.add_argument('--out', default=None, help='run folder (default: runs/finetune/<task>-<strategy>-n<N>-s<seed>)')
+    return ap
+
+def train_tokenizer_parser() -> argparse.ArgumentParser:
+    "The arguments of `taufm train-tokenizer` (taufm_nb.tokenizer.cli_train_tokenizer)."
+    ap = argparse.ArgumentParser(prog='taufm train-tokenizer', description='Train the VQ-VAE tokenizer (paper Sec. 2.3). '
+                                 'Resumes from OUT/last.pt; skips a finished OUT.')
+    ap.add_argument('--data', nargs='+', required=True, help='JetClass-format files/folders/globs, or toy:N synthetic jets')
+    ap.add_argument('--preset', choices=sorted(PRESET_CHOICES), default='small')
+    ap.add_argument('--out', type=Path, required=True, help='output folder (resumed if it holds a checkpoint)')
+    ap.add_argument('--epochs', type=at_least(1)); ap.add_argument('--optimizer', choices=['ranger', 'adamw'])
+    ap.add_argument('--batch-size', type=at_least(1)); ap.add_argument('--lr', type=positive); ap.add_argument('--n-codes', type=at_least(2))
+    ap.add_argument('--seed', type=at_least(0)); ap.add_argument('--lifetime', action='store_true', help='add d0, dz and errors')
+    ap.add_argument('--max-jets', type=at_least(1), help='use at most this many jets (default: all)')
+    ap.add_argument('--device', default=None); ap.add_argument('--quiet', action='store_true')
+    return ap
+
+def tokenize_parser() -> argparse.ArgumentParser:
+    "The arguments of `taufm tokenize` (taufm_nb.tokenizer.cli_tokenize)."
+    ap = argparse.ArgumentParser(prog='taufm tokenize', description='Turn jets into token sequences (parquet).')
+    ap.add_argument('--tokenizer', type=Path, required=True, help='folder written by train-tokenizer')
+    ap.add_argument('--data', nargs='+', required=True, help='Fu-tau-re or JetClass files/folders/globs')
+    ap.add_argument('--out', type=Path, required=True, help='output parquet file')
+    ap.add_argument('--task', default=None, choices=TASK_CHOICES, help='apply the selection of a task')
+    ap.add_argument('--max-jets', type=at_least(1), help='at most this many jets (default: all)')
+    ap.add_argument('--batch-size', type=at_least(1), default=1024)
+    ap.add_argument('--chunk-size', type=at_least(1), default=16384, help='jets read per step (bounds memory)')
+    ap.add_argument('--device', default=None)
+    return ap
+
+def pretrain_parser() -> argparse.ArgumentParser:
+    "The arguments of `taufm pretrain` (taufm_nb.backbone.cli_pretrain)."
+    ap = argparse.ArgumentParser(prog='taufm pretrain', description='Pretrain the GPT backbone by next-token prediction '
+                                 '(paper Sec. 3.1). Resumes from DIR/ckpt.pt; skips a finished DIR.')
+    ap.add_argument('--tokens', nargs='+', required=True, type=Path, help='token parquet file(s) (from taufm tokenize)')
+    ap.add_argument('--preset', choices=PRESET_CHOICES, default='small', help='model and training size (default: small)')
+    ap.add_argument('--out', required=True, type=Path, help='output folder')
+    ap.add_argument('--vocab-size', type=at_least(3), default=None, help='n_codes + 2 (default: from --tokenizer, else largest token + 1)')
+    ap.add_argument('--tokenizer', type=Path, default=None, help='tokenizer folder: its vocabulary size is used')
+    ap.add_argument('--epochs', type=at_least(1)); ap.add_argument('--batch-size', type=at_least(1)); ap.add_argument('--lr', type=positive)
+    ap.add_argument('--optimizer', choices=['ranger', 'adamw']); ap.add_argument('--max-jets', type=at_least(1))
+    ap.add_argument('--seed', type=at_least(0)); ap.add_argument('--device', default=None, help='cpu / cuda (default: auto)')
+    ap.add_argument('--no-progress', action='store_true', help='no progress bars')
+    return ap
+
+def sample_parser() -> argparse.ArgumentParser:
+    "The arguments of `taufm sample` (taufm_nb.backbone.cli_sample)."
+    ap = argparse.ArgumentParser(prog='taufm sample', description='Generate jets from a pretrained backbone.')
+    ap.add_argument('--backbone', type=Path, required=True, help='folder written by taufm pretrain')
+    ap.add_argument('--tokenizer', type=Path, default=None, help='tokenizer folder, to decode the tokens into constituents')
+    ap.add_argument('-n', type=at_least(1), required=True, help='number of jets')
+    ap.add_argument('--out', type=Path, default=None, help='output parquet (default: BACKBONE/samples.parquet)')
+    ap.add_argument('--temperature', type=positive, default=1.0); ap.add_argument('--top-k', type=at_least(1), default=None)
+    ap.add_argument('--seed', type=at_least(0), default=0); ap.add_argument('--batch-size', type=at_least(1), default=256)
+    ap.add_argument('--device', default=None)
+    return ap
+
+PARSERS = {'finetune': finetune_parser, 'train-tokenizer': train_tokenizer_parser, 'tokenize': tokenize_parser,
+           'pretrain': pretrain_parser, 'sample': sample_parser}
+
 # %% ../nbs/90_cli.ipynb #4abd643e
 BENCHES = {'data': 'taufm_nb.generate', 'tokenizer': 'taufm_nb.tokenizer', 'backbone': 'taufm_nb.backbone',
            'heads': 'taufm_nb.baselines'}
+BENCH_DOCS = {
+    'data': 'CPU time per event of each data stage (Pythia 8, detector, matching, writing) for one process',
+    'tokenizer': 'encode jets/s of the tokenizer: our chunked nearest-code search vs a full cdist (same codes)',
+    'backbone': 'pretraining step jets/s, FLOP/s and peak memory: our backbone vs reference-style attention',
+    'heads': 'fine-tuning step jets/s (forward + backward + AdamW) of ParT, the OmniJet-alpha stack and DeepSet'}
+
+def bench_help(targets=None) -> str:
+    "Every bench target with its description and its options (from its own parser)."
+    lines = ["usage: taufm bench TARGET [options]   (taufm bench TARGET --help: the options of one target)", "",
+             "Throughput benchmarks; each prints its numbers and, with its JSON option, writes them to a file.", "", "targets:"]
+    lines += [f"  {t:<10} {BENCH_DOCS.get(t, '')}" for t in BENCHES]
+    for t in (targets or BENCHES):
+        out = io.StringIO()
+        try:
+            m = importlib.import_module(BENCHES[t])
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+                try: m.bench(['--help'])
+                except SystemExit: pass
+            text = out.getvalue().strip() or '(no options)'
+        except (ModuleNotFoundError, AttributeError): text = f"{BENCHES[t]}.bench is not built yet"
+        lines += ['', f"taufm bench {t}:", textwrap.indent(text, '  ')]
+    return '\n'.join(lines)
 
 def cli_bench(argv: list[str]) -> int:
     "taufm bench {data,tokenizer,backbone,heads} [...]: throughput of one stage."
     if not argv or argv[0] in ('-h', '--help'):
-        print("usage: taufm bench {" + ",".join(BENCHES) + "} [options]"); return 0 if argv else 2
+        print(bench_help() if argv else bench_help([]), file=sys.stdout if argv else sys.stderr); return 0 if argv else 2
     if argv[0] not in BENCHES:
         print(f"taufm bench: unknown target {argv[0]!r}; choose one of {list(BENCHES)}", file=sys.stderr); return 2
     try: m = importlib.import_module(BENCHES[argv[0]])

@@ -20,8 +20,9 @@ from .metrics import task_metrics
 __all__ = ['STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'SCALE_DEFAULTS', 'PRESET_OF_SCALE', 'REQUIRED', 'TokenModel',
            'backbone_trainable', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch',
            'TrainConfig', 'cosine_schedule', 'evaluate', 'fit', 'ExperimentConfig', 'toy_assets', 'ci_assets',
-           'resolve_assets', 'data_files', 'prepare', 'test_outputs', 'plot_run', 'n_params', 'write_run', 'finish_run',
-           'run_in_process', 'template_path', 'run_experiment', 'cli_finetune']
+           'chain_assets', 'resolve_assets', 'describe_assets', 'data_files', 'prepare', 'test_outputs', 'plot_run',
+           'n_params', 'write_run', 'finish_run', 'run_in_process', 'template_path', 'run_experiment',
+           'papermill_output', 'tell', 'link_notebook', 'finetune_params', 'cli_finetune']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
 STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning')
@@ -208,7 +209,8 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
     state = dict(epoch=-1, history=[], best_state=None, best_epoch=-1, best_val_loss=float('inf'), train_time_s=0.0)
     ckpt = Path(ckpt) if ckpt else None
     if ckpt and ckpt.exists():                                    # resume after the last finished epoch
-        c = torch.load(ckpt, map_location='cpu', weights_only=True)
+        from taufm_nb.tokenizer import load_checkpoint         # weights_only; a foreign file is one clear line
+        c = load_checkpoint(ckpt, 'cpu', 'fine-tuning checkpoint', ('cfg', 'model', 'optimizer', 'scheduler', 'rng', 'state'))
         if c['cfg'] != cfg.to_dict(): raise ValueError(f"{ckpt}: checkpoint of a different configuration {c['cfg']} (now {cfg.to_dict()})")
         model.load_state_dict(c['model']); opt.load_state_dict(c['optimizer']); sched.load_state_dict(c['scheduler'])
         _set_rng_state(c['rng']); state = c['state']
@@ -321,26 +323,45 @@ def ci_assets(workdir: str | Path | None = None) -> dict:
         fcntl.flock(lock, fcntl.LOCK_EX)                          # parallel workers wait for the first one
         if not (wd / 'READY').exists():
             from taufm_nb import generate, tokenizer, backbone   # imported only to build (Pythia, FastJet)
+            print(f"[assets] building the ci data, tokenizer and backbone once under {wd} (a few minutes; "
+                  f"a complete `taufm reproduce --scale ci` chain is reused instead when there is one)", flush=True)
             t0 = time.time()
             for stage in (generate, tokenizer, backbone): stage.run_stage('ci', wd)
             save_json({'built': time.strftime('%Y-%m-%d %H:%M:%S'), 'seconds': round(time.time() - t0, 1)}, wd / 'READY')
     return dict(data=wd / 'data', tokenizer=wd / 'tokenizer', backbone=wd / 'backbone', workdir=wd)
 
+def chain_assets(scale: str, complete: bool = True) -> dict | None:
+    "The assets in the work folder of `taufm reproduce --scale SCALE` (runs/reproduce-SCALE); None if `complete` and it is not."
+    wd = get_paths().runs / f'reproduce-{scale}'
+    done = (wd / 'tokenizer' / 'DONE').exists() and (wd / 'backbone' / 'DONE').exists() and \
+        any((wd / 'data').glob('*/z_*.parquet'))                  # the backbone is the chain's last asset stage
+    if complete and not done: return None
+    return dict(data=wd / 'data', tokenizer=wd / 'tokenizer', backbone=wd / 'backbone', workdir=wd)
+
 def resolve_assets(p: ExperimentConfig) -> dict:
-    "Paths of data, tokenizer and backbone for experiment `p` (empty parameters -> the scale's assets)."
+    "Paths of data, tokenizer and backbone for experiment `p` (empty parameters -> the scale's assets); `origin` says whose."
     need = dict(data=True, tokenizer=p.strategy in STRATEGIES + ('small_scratch',), backbone=p.strategy in STRATEGIES)
-    if all(getattr(p, k) for k, v in need.items() if v): default = {}
-    elif p.scale == 'ci': default = ci_assets()
+    if all(getattr(p, k) for k, v in need.items() if v): default, origin = {}, 'given'
+    elif (default := chain_assets(p.scale)) is not None: origin = f"the complete {p.scale} chain {default['workdir']}"
+    elif p.scale == 'ci':
+        default = ci_assets(); origin = f"{default['workdir']} (built once for ci runs: no complete {chain_assets('ci', False)['workdir']})"
     else:
-        wd = get_paths().runs / f'reproduce-{p.scale}'
-        default = dict(data=wd / 'data', tokenizer=wd / 'tokenizer', backbone=wd / 'backbone')
+        default = chain_assets(p.scale, complete=False); origin = f"the {p.scale} chain {default['workdir']}"
     out = {}
     for k, needed in need.items():
         v = getattr(p, k) or default.get(k)
         if needed and not any(c in str(v) for c in '*?[') and not Path(v).exists():
-            raise FileNotFoundError(f"{k} {str(v)!r} does not exist (give --{k} or build the {p.scale} chain first)")
+            raise FileNotFoundError(f"{k} {str(v)!r} does not exist (give --{k} or build the {p.scale} chain first: "
+                                    f"taufm reproduce --scale {p.scale})")
         out[k] = Path(v) if needed and v else None
+    given = [k for k, needed in need.items() if needed and getattr(p, k)]
+    out['origin'] = origin if not given or origin == 'given' else f"{', '.join(given)} given, the rest from {origin}"
     return out
+
+def describe_assets(assets: dict) -> str:
+    "One line naming the data, tokenizer and backbone an experiment uses, and where they come from."
+    used = ', '.join(f"{k} {assets[k]}" for k in ('data', 'tokenizer', 'backbone') if assets.get(k))
+    return f"assets: {used} ({assets.get('origin', 'given')})"
 
 def data_files(data: str | Path, task: str) -> list:
     "The Fu-tau-re files a task trains on (SPEC 2: tagging on z + qq, pT and decay mode on z) inside folder `data`."
@@ -519,42 +540,84 @@ def run_experiment(params: dict, out_dir: str | Path, kernel: str | None = None)
     finish_run(out, True)
     return out
 
+# %% ../nbs/32_finetune.ipynb #dd379b3c
+def _papermill_argv(pid: int):
+    "(arguments after `papermill`, working directory) of process `pid` if it is the papermill command, else None."
+    try: argv = [a.decode() for a in Path(f'/proc/{pid}/cmdline').read_bytes().split(b'\0') if a]
+    except (OSError, UnicodeDecodeError): return None
+    for k, a in enumerate(argv):
+        if Path(a).name == 'papermill' or (a == '-m' and argv[k + 1:k + 2] == ['papermill']):
+            rest = argv[k + 1 + (a == '-m'):]
+            try: return rest, os.readlink(f'/proc/{pid}/cwd')
+            except OSError: return rest, None
+    return None
+
+def papermill_output(injected: str | None = None, levels: int = 4) -> Path | None:
+    "Local path of the output notebook of the `papermill` command running this kernel (see above); None if not found."
+    found, pid = None, os.getppid()
+    for _ in range(levels):                                      # the kernel's parent, or a wrapper's parent
+        if pid <= 1: break
+        if (cmd := _papermill_argv(pid)) is not None:
+            import papermill.cli
+            try: path = papermill.cli.papermill.make_context('papermill', list(cmd[0]), resilient_parsing=True).params.get('output_path')
+            except Exception: path = None
+            if path: found = path if '://' in path or path == '-' else os.path.join(cmd[1] or '.', path)
+            break
+        try: pid = int(Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError): break
+    found = found or injected
+    if not found or found == '-' or '://' in found: return None       # none, stdout or a remote store (s3://, gs://)
+    return Path(os.path.abspath(found))
+
+def tell(msg: str):
+    "Print `msg` in the notebook and on the terminal papermill was started from (the kernel's original stderr)."
+    print(msg, flush=True)
+    fd = getattr(sys.stderr, '_original_stdstream_copy', None)   # ipykernel keeps the terminal's stderr here
+    if fd is None and sys.stderr is not sys.__stderr__ and sys.__stderr__ is not None:
+        try: fd = sys.__stderr__.fileno()                          # (not captured, e.g. under pytest: fd 2 itself)
+        except (AttributeError, OSError, ValueError): fd = None
+    if isinstance(fd, int):
+        try: os.write(fd, ('\n' + msg + '\n').encode())    # own line: papermill's progress bar has none
+        except OSError: pass
+
+def link_notebook(out: Path, nb: Path | None) -> str:
+    "Make `out`/run.ipynb point at the executed notebook `nb` papermill is writing; a line saying where it is."
+    dst = Path(out).resolve() / 'run.ipynb'
+    if nb is None: return f"executed notebook: at papermill's output path (not found from here); copy it to {dst} to keep it with the run"
+    nb = Path(nb).resolve()
+    if not dst.is_symlink() and dst.resolve() == nb: return f"executed notebook: {dst}"   # papermill writes it here
+    if dst.exists() and not dst.is_symlink(): return f"executed notebook: {nb} ({dst} already exists and is left alone)"
+    tmp = dst.with_name('.run.ipynb.link'); tmp.unlink(missing_ok=True)
+    tmp.symlink_to(nb); os.replace(tmp, dst)
+    return f"executed notebook: {nb} (linked as {dst})"
+
 # %% ../nbs/32_finetune.ipynb #88df799d
+def finetune_params(a, scale: str) -> dict:
+    "The experiment's parameters from `taufm finetune`'s arguments: defaults only where an option was not given."
+    epochs = SCALE_DEFAULTS[scale]['epochs'] if a.epochs is None else a.epochs
+    return dict(task=a.task, strategy=a.strategy, n_train=a.n_train, seed=a.seed, n_gpt_layers=a.n_gpt_layers,
+                unfreeze_epoch=round(0.6 * epochs) if a.unfreeze_epoch is None else a.unfreeze_epoch, epochs=epochs,
+                batch_size=SCALE_DEFAULTS[scale]['batch_size'] if a.batch_size is None else a.batch_size, lr=a.lr,
+                data=a.data, tokenizer=a.tokenizer, backbone=a.backbone, device=a.device, scale=scale)
+
 def cli_finetune(argv: list[str]) -> int:
     "taufm finetune: run one fine-tuning experiment (task, strategy, size, seed) through papermill."
-    from taufm_nb.core import SCALES, current_scale
-    ap = argparse.ArgumentParser(prog='taufm finetune', description='Run one fine-tuning experiment through the '
-                                 'papermill template nbs/39_experiment.ipynb; results go into a run folder.')
-    ap.add_argument('--task', required=True, choices=TASKS)
-    ap.add_argument('--strategy', required=True, choices=ALL_STRATEGIES)
-    ap.add_argument('--n-train', type=int, required=True, help='training jets')
-    ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--unfreeze-epoch', type=int, default=None, help='fine_tuning: first trained epoch of the backbone (default 60%% of epochs)')
-    ap.add_argument('--n-gpt-layers', type=int, default=0, help='use the first k pretrained GPT blocks (0 = all)')
-    ap.add_argument('--epochs', type=int, default=None, help='default: ci 3, mini 30, paper 100')
-    ap.add_argument('--batch-size', type=int, default=None, help='default: ci 64, mini 256, paper 4096')
-    ap.add_argument('--lr', type=float, default=1e-4)
-    ap.add_argument('--data', default='', help='Fu-tau-re files or folder (default: the scale\'s assets)')
-    ap.add_argument('--tokenizer', default='', help='tokenizer folder (default: the scale\'s assets)')
-    ap.add_argument('--backbone', default='', help='backbone folder (default: the scale\'s assets)')
-    ap.add_argument('--device', default='auto')
-    ap.add_argument('--scale', default=None, choices=SCALES, help='default: $TAUFM_SCALE or mini (ci under tests)')
-    ap.add_argument('--kernel', default=None, help='Jupyter kernel name for papermill (default: the notebook\'s)')
-    ap.add_argument('--out', default=None, help='run folder (default: runs/finetune/<task>-<strategy>-n<N>-s<seed>)')
-    try: a = ap.parse_args(argv)
+    from taufm_nb.core import current_scale
+    from taufm_nb.cli import finetune_parser
+    try: a = finetune_parser().parse_args(argv)
     except SystemExit as e: return int(e.code or 0)              # --help (0) or a usage error (2), already printed
     scale = a.scale or current_scale()
-    epochs = a.epochs or SCALE_DEFAULTS[scale]['epochs']
-    params = dict(task=a.task, strategy=a.strategy, n_train=a.n_train, seed=a.seed, n_gpt_layers=a.n_gpt_layers,
-                  unfreeze_epoch=a.unfreeze_epoch if a.unfreeze_epoch is not None else round(0.6 * epochs),
-                  epochs=epochs, batch_size=a.batch_size or SCALE_DEFAULTS[scale]['batch_size'], lr=a.lr, data=a.data,
-                  tokenizer=a.tokenizer, backbone=a.backbone, device=a.device, scale=scale)
-    try: p = ExperimentConfig.from_dict(params)
+    params = finetune_params(a, scale)
+    try:
+        p = ExperimentConfig.from_dict(params)
+        out = Path(a.out) if a.out else p.run_dir()
+        if (out / 'DONE').exists():
+            print(f"{out}: already done (DONE exists); remove the folder to run again"); return 0
+        assets = resolve_assets(p)                                # may build the ci assets once
     except (ConfigError, FileNotFoundError) as e:
         print(f"taufm finetune: {e}", file=sys.stderr); return 2
-    out = Path(a.out) if a.out else p.run_dir()
-    if (out / 'DONE').exists():
-        print(f"{out}: already done (DONE exists); remove the folder to run again"); return 0
+    print(describe_assets(assets), flush=True)
+    params.update({k: str(assets[k]) if assets[k] else '' for k in ('data', 'tokenizer', 'backbone')})   # recorded in config.json
     try: run_experiment(params, out, kernel=a.kernel)
     except Exception as e:
         print(f"taufm finetune: the run failed: {type(e).__name__}: {str(e).strip()[-2000:]}\n"

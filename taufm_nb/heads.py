@@ -36,7 +36,9 @@ class HeadConfig(Config):
             raise ValueError(f"HeadConfig: sizes must be positive (n_cls >= 1), got {self.to_dict()}")
         if not 0 <= self.dropout < 1: raise ValueError(f"HeadConfig: dropout must be in [0, 1), got {self.dropout}")
 
-HeadConfig.PRESETS = dict(paper={}, small=dict(n_embd=128, n_ff=512), ci=dict(n_in=32, n_embd=32, n_head=4, n_ff=64))
+HeadConfig.PRESETS = dict(   # head / backbone parameters: paper 3.1M / 10.5M = 0.30 (its 32002-code embedding dominates)
+    paper={}, small=dict(n_embd=36, n_head=4, n_ff=144),   # 65k / 216k = 0.30 next to the small backbone (3 x 64, 1024 codes)
+    ci=dict(n_in=32, n_embd=32, n_head=4, n_ff=64))
 
 # %% ../nbs/30_heads.ipynb #63beee06
 class Block(nn.Module):

@@ -13,8 +13,8 @@ import awkward as ak
 __all__ = ['P4_FIELDS', 'FUTAURE_COLUMNS', 'ROW_GROUP', 'JETCLASS_PART', 'JETCLASS_LABELS', 'JETCLASS_JET', 'JETCLASS_BRANCHES',
            'JETCLASS_TREE', 'JETCLASS_STEP', 'DATA_SUFFIXES', 'FUTAURE_REQUIRED', 'JETCLASS_REQUIRED', 'DataError',
            'check_column', 'p4', 'write_futaure', 'write_jetclass', 'synthetic_futaure', 'synthetic_jetclass',
-           'expand_paths', 'describe_paths', 'container_of', 'process_of', 'split_of', 'DataFile', 'iter_files',
-           'read_futaure', 'read_jetclass', 'summarize', 'format_summary', 'cli_inspect']
+           'expand_paths', 'describe_paths', 'container_of', 'process_of', 'split_of', 'describe_names', 'DataFile',
+           'iter_files', 'read_futaure', 'read_jetclass', 'summarize', 'format_summary', 'cli_inspect']
 
 # %% ../nbs/04_io.ipynb #0be5dd4e
 from .core import atomic_path
@@ -312,6 +312,16 @@ def _strip_options(arr):
             return ak.transform(fn, layout.project(), highlevel=False)
     return ak.transform(fn, arr)
 
+def describe_names(have, missing=(), what: str = 'branch') -> str:
+    "The names a file has, all of them, grouped by prefix (`part_*`, `jet_*`, ...), after the closest to each missing name."
+    import difflib
+    have = sorted(have); groups = {}
+    for n in have: groups.setdefault(n.split('_', 1)[0] + '_*' if '_' in n else n, []).append(n)
+    close = [f"{m!r}: {', '.join(c)}" for m in missing if (c := difflib.get_close_matches(m, have, n=3, cutoff=0.6))]
+    listed = '; '.join(f"{g} ({len(v)}): {', '.join(v)}" if len(v) > 1 else v[0] for g, v in groups.items())
+    return (f"closest to {'; '.join(close)}; " if close else '') + \
+        f"the file has {len(have)} {what}{'es' if what == 'branch' else 's'}" + (f": {listed}" if have else '')
+
 class DataFile:
     "One Fu-tau-re or JetClass file (parquet or ROOT): columns, number of jets, schema, chunked reading."
     def __init__(self, path):
@@ -339,8 +349,9 @@ class DataFile:
         if names >= set(FUTAURE_REQUIRED): self.schema = 'futaure'
         elif names >= set(JETCLASS_REQUIRED): self.schema = 'jetclass'
         else:
+            what = 'column' if self.container == 'parquet' else 'branch'
             raise DataError(f"{self.path}: neither a Fu-tau-re file (needs {list(FUTAURE_REQUIRED)}) nor a JetClass file "
-                            f"(needs {list(JETCLASS_REQUIRED)}); columns are {sorted(names)[:20]}")
+                            f"(needs {list(JETCLASS_REQUIRED)}); {describe_names(names, FUTAURE_REQUIRED + JETCLASS_REQUIRED, what)}")
         self.process, self.split = process_of(self.path), split_of(self.path)
 
     def __repr__(self): return f"DataFile({str(self.path)!r}, {self.schema}, {self.num_jets} jets)"
@@ -356,7 +367,8 @@ class DataFile:
         missing = [n for n in names if n not in self.columns]
         if missing:
             what = 'column' if self.container == 'parquet' else 'branch'
-            raise DataError(f"{self.path}: missing {what}(s) {missing} needed for a {self.schema} file")
+            raise DataError(f"{self.path}: missing {what}(s) {missing} needed for a {self.schema} file; "
+                            f"{describe_names(self.columns, missing, what)}")
 
     def iter_chunks(self, names, step: int = 100_000, kinds: dict | None = None):
         "Yield awkward record arrays of the columns `names`, at most `step` jets each; `kinds` = {name: kind} to check."
@@ -498,7 +510,8 @@ def cli_inspect(argv: list[str]) -> int:
                                 '(files, globs or folders): jets, columns, classes, decay modes, feature distributions.')
     p.add_argument('paths', nargs='+', help='files, globs or folders')
     p.add_argument('--json', action='store_true', help='print the summary as JSON')
-    p.add_argument('--max-jets', type=int, default=100_000, help='jets used for the feature summaries (default 100000)')
+    from taufm_nb.cli import at_least
+    p.add_argument('--max-jets', type=at_least(1), default=100_000, help='jets used for the feature summaries (default 100000)')
     a = p.parse_args(argv)
     try:
         s = summarize(a.paths, a.max_jets)

@@ -4,15 +4,15 @@
 
 # %% ../nbs/80_reproduce.ipynb #85591b2d
 from __future__ import annotations
-import argparse, sys, time, traceback
+import argparse, os, sys, time, traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-from .core import SCALES, get_paths, save_json, run_info
+from .core import SCALES, figures_dir, get_paths, save_json, run_info
 from .cli import available
 
 # %% auto #0
-__all__ = ['STAGES', 'Stage', 'module_stage', 'run_chain', 'cli_reproduce']
+__all__ = ['STAGES', 'COMMITTED_SCALE', 'Stage', 'module_stage', 'figures_for', 'run_chain', 'cli_reproduce']
 
 # %% ../nbs/80_reproduce.ipynb #8111b11d
 @dataclass
@@ -40,12 +40,35 @@ STAGES: list[Stage] = [
     Stage('figures', 'figures', module_stage('taufm_nb.results'), 7),           # figures/ + results table
 ]
 
-def run_chain(scale: str, workdir: Path | None = None, stages: list[Stage] | None = None) -> dict:
-    "Run every built stage in order; report the rest. Returns {stage: status}."
+COMMITTED_SCALE = 'mini'     # the scale whose figures/ and README.md are committed (`make reproduce`)
+
+def figures_for(scale: str, workdir: Path, fig_dir: str | Path | None = None) -> Path:
+    "Where the chain draws its figures: `fig_dir`, else $TAUFM_FIGURES, else figures/ at the committed scale, else workdir/figures."
+    if fig_dir: return Path(fig_dir).expanduser().resolve()
+    if os.environ.get('TAUFM_FIGURES'): return Path(os.environ['TAUFM_FIGURES']).expanduser().resolve()
+    return figures_dir() if scale == COMMITTED_SCALE else Path(workdir).resolve() / 'figures'
+
+def run_chain(scale: str, workdir: Path | None = None, stages: list[Stage] | None = None,
+              fig_dir: str | Path | None = None) -> dict:
+    "Run every built stage in order; report the rest. Returns {stage: status}. Figures go to `figures_for(...)`."
     if scale not in SCALES: raise ValueError(f"unknown scale {scale!r}; choose one of {SCALES}")
     workdir = Path(workdir or get_paths().runs / f'reproduce-{scale}'); workdir.mkdir(parents=True, exist_ok=True)
+    figs = figures_for(scale, workdir, fig_dir)
+    note = '' if scale == COMMITTED_SCALE or fig_dir or os.environ.get('TAUFM_FIGURES') else \
+        f" (scale {scale}: not the committed figures/, which only `--scale {COMMITTED_SCALE}` writes)"
+    print(f"[reproduce] figures and results table -> {figs}{note}", flush=True)
+    old = os.environ.get('TAUFM_FIGURES')
+    os.environ['TAUFM_FIGURES'] = str(figs)      # every stage (and the notebooks it runs) draws there
+    try: status = _run_stages(scale, workdir, STAGES if stages is None else stages)
+    finally:
+        if old is None: os.environ.pop('TAUFM_FIGURES', None)
+        else: os.environ['TAUFM_FIGURES'] = old
+    save_json({'scale': scale, 'status': status, 'figures': str(figs), 'hardware': run_info()}, workdir / 'reproduce.json')
+    return status
+
+def _run_stages(scale: str, workdir: Path, stages: list[Stage]) -> dict:
     status = {}
-    for st in (STAGES if stages is None else stages):
+    for st in stages:
         if not available(st.command) or st.run is None or not getattr(st.run, 'ready', lambda: True)():
             why = f"not built yet (issue #{st.issue})" if not available(st.command) else "built but not wired into the chain yet"
             print(f"[reproduce] {st.name:<16} SKIPPED: {why}"); status[st.name] = 'not built'; continue
@@ -58,7 +81,6 @@ def run_chain(scale: str, workdir: Path | None = None, stages: list[Stage] | Non
                                f" finished stages are skipped") from None
         status[st.name] = 'done'; summary['seconds'] = round(time.time() - t0, 1)
         print(f"[reproduce] {st.name:<16} done in {summary['seconds']} s")
-    save_json({'scale': scale, 'status': status, 'hardware': run_info()}, workdir / 'reproduce.json')
     return status
 
 # %% ../nbs/80_reproduce.ipynb #1b797ca4
@@ -67,8 +89,10 @@ def cli_reproduce(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog='taufm reproduce', description=__doc__ or 'Run the whole chain of the paper.')
     ap.add_argument('--scale', choices=SCALES, default='mini', help='ci: minutes (tests); mini: ~40 min on 2 cores (measured); paper: GPU node')
     ap.add_argument('--workdir', type=Path, default=None, help='where intermediate outputs go (default: runs/reproduce-SCALE)')
+    ap.add_argument('--fig-dir', type=Path, default=None, help=f'where the figures and the results table go (default: '
+                    f'$TAUFM_FIGURES, else figures/ at {COMMITTED_SCALE} scale, the committed ones, else WORKDIR/figures)')
     a = ap.parse_args(argv)
-    try: status = run_chain(a.scale, a.workdir)
+    try: status = run_chain(a.scale, a.workdir, fig_dir=a.fig_dir)
     except RuntimeError as e:
         print(f"taufm reproduce: {e}", file=sys.stderr); return 1
     todo = [k for k, v in status.items() if v != 'done']

@@ -11,12 +11,13 @@ import pandas as pd
 from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_json, in_test, run_info, figures_dir
 
 # %% auto #0
-__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'LOWER_IS_BETTER', 'NOML_NAMES', 'STRATEGY_NAMES', 'TASK_METRIC', 'STYLE',
-           'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK', 'STANDIN_NOTEBOOK',
-           'STANDIN_EVENTS', 'noml_metrics', 'fake_runs', 'read_run', 'gather', 'save_results', 'load_results',
-           'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency', 'beats', 'main_grid',
-           'compare', 'strategy_table', 'results_table', 'size_axis', 'figure_inputs', 'write_tables',
-           'run_figure_notebook', 'draw_figures', 'figures_main', 'run_stage']
+__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'LOWER_IS_BETTER', 'NOML_NAMES', 'STRATEGY_NAMES', 'TASK_METRIC',
+           'TRANSFER_COMPARE', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK',
+           'STANDIN_NOTEBOOK', 'STANDIN_EVENTS', 'noml_metrics', 'fake_runs', 'read_run', 'gather', 'save_results',
+           'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency',
+           'beats', 'main_grid', 'compare', 'strategy_table', 'difference', 'transfer_table', 'results_table',
+           'size_axis', 'figure_inputs', 'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main',
+           'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
 def noml_metrics(task: str, pred) -> dict:
@@ -286,7 +287,9 @@ def compare(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -
                 n_runs=int(len(df)))
 
 STRATEGY_NAMES = dict(from_scratch='from scratch', fixed_backbone='fixed backbone', fine_tuning='fine-tuning',
-                      part='ParT', deepset='DeepSet', small_scratch='small, from scratch')
+                      fine_tuning_random='fine-tuning schedule, random init (control)',
+                      fine_tuning_dapt='fine-tuning after e+e- pretraining', part='ParT', deepset='DeepSet',
+                      small_scratch='small, from scratch')
 TASK_METRIC = dict(tau_id=('misid_at_80', 'misID at 80% eff.'), pt=('resolution', 'pT resolution'),
                    decay_mode=('weighted_auc', 'weighted AUC'))
 
@@ -322,6 +325,47 @@ def strategy_table(df: pd.DataFrame, target_n: float = 1e4) -> tuple[list[str], 
         else: verdicts.append(f"- {task}: no ParT and fine-tuning runs at {n:,} jets to compare (add `part` to the grid's strategies)")
     return lines + [''] + verdicts, rows
 
+def difference(a, b, lower_is_better: bool = True) -> dict:
+    "Mean difference of two samples over seeds (a - b), its standard error, and whether a is better by > 2 standard errors."
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if not len(a) or not len(b): return dict(diff=None, se=None, n=(len(a), len(b)), significant=False, better=None)
+    d = float(a.mean() - b.mean())
+    se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))) if min(len(a), len(b)) > 1 else None
+    better = (d < 0) if lower_is_better else (d > 0)
+    return dict(diff=d, se=se, n=(len(a), len(b)), better=bool(better), significant=bool(se is not None and abs(d) > 2 * se))
+
+TRANSFER_COMPARE = ('from_scratch', 'fine_tuning_random', 'fixed_backbone')    # what fine-tuning is compared with
+
+def transfer_table(df: pd.DataFrame, n_sizes: int = 2) -> tuple[list[str], list[dict]]:
+    "Does fine-tuning beat training from scratch (and the random-init control) at the `n_sizes` smallest sizes? With significance."
+    d = main_grid(df); lines, rows = [], []
+    for task in ('tau_id', 'pt', 'decay_mode'):
+        t = d[d.task == task]
+        if t.empty or 'fine_tuning' not in set(t.strategy): continue
+        for n in sorted(set(t.n_train))[:n_sizes]:
+            s = t[t.n_train == n]
+            for col, label in (('best_val_loss', 'best validation loss'), TASK_METRIC[task]):
+                if col not in s or s[col].isna().all(): continue
+                low = LOWER_IS_BETTER.get(col, True)
+                ft = s[s.strategy == 'fine_tuning'][col].to_numpy(float)
+                row = dict(task=task, n_train=int(n), quantity=col, fine_tuning=[float(v) for v in ft])
+                cells = [_fmt(ft.mean(), ft.std(ddof=1) if len(ft) > 1 else 0, len(ft)) + f" ({len(ft)})"]
+                for other in TRANSFER_COMPARE:
+                    o = s[s.strategy == other][col].to_numpy(float)
+                    if not len(o): cells.append('–'); continue
+                    r = difference(ft, o, low); row[other] = dict(values=[float(v) for v in o], **r)
+                    tag = '' if r['se'] is None else f", {abs(r['diff']) / r['se']:.1f} SE" if r['se'] > 0 else ''
+                    verdict = ('**ft better**' if r['better'] else '**ft worse**') if r['significant'] else 'no significant difference'
+                    cells.append(f"{_fmt(o.mean(), o.std(ddof=1) if len(o) > 1 else 0, len(o))} ({len(o)}): {verdict}{tag}")
+                nc = f'noml_{col}'
+                nm = float(s[nc].mean()) if nc in s and s[nc].notna().any() else None
+                row['no_ml'] = nm; rows.append(row)
+                lines.append(f"| {task} | {int(n):,} | {label} | " + ' | '.join(cells) + f" | {'–' if nm is None else f'{nm:.4g}'} |")
+    head = ['| task | jets | quantity | fine-tuning (seeds) | ' + ' | '.join(STRATEGY_NAMES[s] for s in TRANSFER_COMPARE) + ' | no ML |',
+            '|---' * (5 + len(TRANSFER_COMPARE)) + '|']
+    return (head + lines if lines else []), rows
+
 def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -> tuple[str, dict]:
     "(markdown, JSON-able dict) of `compare`: our numbers next to the paper's, with scale, data and hardware."
     c = compare(df, target_n, scale)
@@ -347,6 +391,12 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
     for k, v in c['ratios'].items():
         lines.append(f"| {names[k]} | {size.get(src[k], '–'):,} | {'–' if v is None else f'{100 * v:+.0f}%'} | {100 * PAPER_RATIOS[k]:+.0f}% |"
                      if isinstance(size.get(src[k]), int) else f"| {names[k]} | – | – | {100 * PAPER_RATIOS[k]:+.0f}% |")
+    tr_lines, c['transfer'] = transfer_table(df)
+    if tr_lines:
+        lines += ['', "Does pretraining transfer? Fine-tuning against training from scratch, the same fine-tuning schedule on a "
+                  "randomly initialised backbone (control: SPEC 5 — the reference code re-initialised the loaded weights) "
+                  "and the fixed backbone, at the smallest training sizes; mean ± std (number of seeds); a difference is "
+                  "called significant when it exceeds 2 standard errors of the difference of the seed means:", ''] + tr_lines
     st_lines, c['strategies'] = strategy_table(df, target_n)
     lines += ['', f"All strategies at the size closest to {target_n:.0e} jets (mean over seeds; the referees' baselines "
                   "included when the grid ran them):", ''] + st_lines
@@ -356,6 +406,7 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
 STYLE = dict(                                         # strategy -> (label, colour, line style)
     (s, (STRATEGY_NAMES[s], colour, ls)) for s, colour, ls in (
         ('from_scratch', 'tab:red', '-'), ('fixed_backbone', 'tab:blue', '-'), ('fine_tuning', 'tab:green', '-'),
+        ('fine_tuning_random', 'tab:olive', ':'), ('fine_tuning_dapt', 'tab:cyan', '-'),
         ('part', 'tab:purple', '--'), ('small_scratch', 'tab:orange', '--'), ('deepset', 'tab:gray', '--')))
 TASK_LABELS = dict(tau_id=r'$\tau_h$ identification', pt=r'$\tau_h$ $p_T$ regression', decay_mode='decay-mode classification')
 

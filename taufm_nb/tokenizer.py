@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_tokenizer.ipynb #5fce2636
 from __future__ import annotations
-import argparse, hashlib, json, math, sys, time, typing, warnings
+import argparse, hashlib, json, math, pickle, sys, time, typing, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -19,8 +19,8 @@ __all__ = ['PID_FEATURES', 'PAD', 'FORMAT', 'FORMAT_VERSION', 'CKPT_VERSION', 'J
            'PRETRAIN_SAMPLES', 'TOKENIZE_SAMPLES', 'TokenizerConfig', 'preprocess', 'postprocess', 'train_mask',
            'toy_jets', 'nearest_code', 'nearest_code_cdist', 'VectorQuantizer', 'NormFormerBlock', 'Tokenizer',
            'codes_to_tokens', 'tokens_to_codes', 'save_tokenizer', 'load_tokenizer', 'Lookahead', 'make_optimizer',
-           'reset_rows', 'residual_summary', 'codebook_usage', 'evaluate', 'train_tokenizer', 'cli_train_tokenizer',
-           'tokens_table', 'write_tokens', 'load_tokens', 'cli_tokenize', 'run_stage', 'bench']
+           'reset_rows', 'residual_summary', 'codebook_usage', 'evaluate', 'load_checkpoint', 'train_tokenizer',
+           'cli_train_tokenizer', 'tokens_table', 'write_tokens', 'load_tokens', 'cli_tokenize', 'run_stage', 'bench']
 
 # %% ../nbs/10_tokenizer.ipynb #3b1d1b22
 try:
@@ -541,6 +541,23 @@ def evaluate(tok: Tokenizer, x: np.ndarray, mask: np.ndarray, batch_size: int = 
     if reconstruct and recs: out.update(residual_summary(x, np.concatenate(recs), mask, tok.cfg.features))
     return out
 
+# %% ../nbs/10_tokenizer.ipynb #db0e44e5
+def load_checkpoint(path: str | Path, map_location='cpu', what: str = 'checkpoint', keys=()) -> dict:
+    "A taufm resume checkpoint read with `weights_only=True`; anything else is a one-line ValueError naming the file."
+    import re
+    path = Path(path)
+    try: st = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        g = re.search(r'GLOBAL (\S+)', str(e))
+        why = (f'it pickles Python objects ({g.group(1)})' if g else 'not tensors and numbers that torch reads safely'
+               if isinstance(e, pickle.UnpicklingError) else 'damaged or not a torch file')
+        raise ValueError(f"{path}: not a taufm {what} ({why}); it will not be unpickled. Delete it, or use another "
+                         f"output folder, to start afresh") from None
+    missing = [k for k in keys if k not in st] if isinstance(st, dict) else list(keys) or ['a dict']
+    if missing: raise ValueError(f"{path}: not a taufm {what} (no {', '.join(map(str, missing))}); delete it, or use "
+                                 f"another output folder, to start afresh")
+    return st
+
 # %% ../nbs/10_tokenizer.ipynb #7ec6e609
 CKPT_VERSION = 1
 
@@ -585,7 +602,7 @@ def train_tokenizer(cfg: TokenizerConfig, x: np.ndarray, mask: np.ndarray, out: 
     ckpt = out / 'last.pt'
     history, start, step, best = [], 0, 0, float('inf')
     if ckpt.exists():
-        st = torch.load(ckpt, map_location=device, weights_only=True)
+        st = load_checkpoint(ckpt, device, 'tokenizer checkpoint', ('format_version', 'config', 'model', 'opt', 'epoch', 'rng'))
         if st.get('format_version') != CKPT_VERSION:
             raise ConfigError(f"{ckpt}: checkpoint format {st.get('format_version')}, this code reads {CKPT_VERSION}")
         old = TokenizerConfig.from_dict(st['config'], where=str(ckpt))
@@ -647,23 +664,15 @@ def _load_training_jets(paths, cfg: TokenizerConfig, max_jets=None):
 
 def cli_train_tokenizer(argv: list[str]) -> int:
     "taufm train-tokenizer --data PATH... --preset {paper,small,ci} --out DIR [--epochs N] [--optimizer ranger|adamw]"
-    ap = argparse.ArgumentParser(prog='taufm train-tokenizer', description='Train the VQ-VAE tokenizer (paper Sec. 2.3).')
-    ap.add_argument('--data', nargs='+', required=True, help='JetClass-format files/folders/globs, or toy:N synthetic jets')
-    ap.add_argument('--preset', choices=sorted(TokenizerConfig.PRESETS), default='small')
-    ap.add_argument('--out', type=Path, required=True, help='output folder (resumed if it holds a checkpoint)')
-    ap.add_argument('--epochs', type=int); ap.add_argument('--optimizer', choices=['ranger', 'adamw'])
-    ap.add_argument('--batch-size', type=int); ap.add_argument('--lr', type=float); ap.add_argument('--n-codes', type=int)
-    ap.add_argument('--seed', type=int); ap.add_argument('--lifetime', action='store_true', help='add d0, dz and errors')
-    ap.add_argument('--max-jets', type=int, help='use at most this many jets')
-    ap.add_argument('--device', default=None); ap.add_argument('--quiet', action='store_true')
-    a = ap.parse_args(argv)
+    from taufm_nb.cli import train_tokenizer_parser       # the parser `taufm` checks before importing this module
+    a = train_tokenizer_parser().parse_args(argv)
     over = {k: v for k, v in dict(epochs=a.epochs, optimizer=a.optimizer, batch_size=a.batch_size, lr=a.lr,
                                   n_codes=a.n_codes, seed=a.seed).items() if v is not None}
     if a.lifetime: over['lifetime'] = True
     try:
         cfg = TokenizerConfig.preset(a.preset, **over)
         x, mask = _load_training_jets(a.data, cfg, a.max_jets)
-        if a.max_jets: x, mask = x[:a.max_jets], mask[:a.max_jets]
+        if a.max_jets is not None: x, mask = x[:a.max_jets], mask[:a.max_jets]
         print(f"[tokenizer] {len(x)} jets, preset {a.preset}, {cfg.n_codes} codes -> {a.out}")
         h = train_tokenizer(cfg, x, mask, a.out, device=get_device(a.device), progress=not a.quiet)
     except (ValueError, FileNotFoundError) as e:
@@ -731,15 +740,8 @@ def load_tokens(path: str | Path, max_len: int | None = None):
 
 def cli_tokenize(argv: list[str]) -> int:
     "taufm tokenize --tokenizer DIR --data PATH... --out PATH [--task TASK]"
-    ap = argparse.ArgumentParser(prog='taufm tokenize', description='Turn jets into token sequences (parquet).')
-    ap.add_argument('--tokenizer', type=Path, required=True, help='folder written by train-tokenizer')
-    ap.add_argument('--data', nargs='+', required=True, help='Fu-tau-re or JetClass files/folders/globs')
-    ap.add_argument('--out', type=Path, required=True, help='output parquet file')
-    ap.add_argument('--task', default=None, help="apply the selection of a task ('tau_id', 'pt', 'decay_mode')")
-    ap.add_argument('--max-jets', type=int); ap.add_argument('--batch-size', type=int, default=1024)
-    ap.add_argument('--chunk-size', type=int, default=16384, help='jets read per step (bounds memory)')
-    ap.add_argument('--device', default=None)
-    a = ap.parse_args(argv)
+    from taufm_nb.cli import tokenize_parser
+    a = tokenize_parser().parse_args(argv)
     try:
         from taufm_nb.dataset import iter_jets
         tok = load_tokenizer(a.tokenizer, device=get_device(a.device))
@@ -778,12 +780,17 @@ def run_stage(scale: str, workdir: str | Path, device: str | None = None) -> dic
 # %% ../nbs/10_tokenizer.ipynb #44884b88
 def bench(argv: list[str]) -> int:
     "taufm bench tokenizer [--jets N] [--batch B] [--n-codes K] [--devices cpu,cuda] [--out FILE]"
-    ap = argparse.ArgumentParser(prog='taufm bench tokenizer')
-    ap.add_argument('--jets', type=int, default=1024); ap.add_argument('--batch', type=int, default=256)
-    ap.add_argument('--n-codes', type=int, default=32000); ap.add_argument('--preset', default='paper')
-    ap.add_argument('--mean-mult', type=float, default=40., help='mean candidates per jet (JetClass: ~40)')
+    from taufm_nb.cli import at_least, PRESET_CHOICES
+    ap = argparse.ArgumentParser(prog='taufm bench tokenizer', description='Encode jets/s (encoder + quantiser) with our chunked '
+                                 'nearest-code search and with a full torch.cdist matrix: same model, same jets, one run.')
+    ap.add_argument('--jets', type=at_least(1), default=1024, help='synthetic jets encoded per repeat (default 1024)')
+    ap.add_argument('--batch', type=at_least(1), default=256, help='jets per encode call (default 256)')
+    ap.add_argument('--n-codes', type=at_least(2), default=32000, help='codebook size (default: the paper, 32000)')
+    ap.add_argument('--preset', choices=PRESET_CHOICES, default='paper', help='tokenizer size (default paper)')
+    ap.add_argument('--mean-mult', type=at_least(1.0, float), default=40., help='mean candidates per jet (JetClass: ~40)')
     ap.add_argument('--devices', default=None, help="comma separated (default: cpu, plus cuda if present)")
-    ap.add_argument('--repeats', type=int, default=2); ap.add_argument('--out', type=Path)
+    ap.add_argument('--repeats', type=at_least(1), default=2, help='timed repeats, the best is kept (default 2)')
+    ap.add_argument('--out', type=Path, help='also write the results as JSON')
     a = ap.parse_args(argv)
     devices = a.devices.split(',') if a.devices else ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     cfg = TokenizerConfig.preset(a.preset, n_codes=a.n_codes)

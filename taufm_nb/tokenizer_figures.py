@@ -11,7 +11,7 @@ from .core import get_paths, save_figure
 from .tokenizer import PID_FEATURES, Tokenizer, codebook_usage
 
 # %% auto #0
-__all__ = ['RESIDUALS', 'PID_LABELS', 'roundtrip', 'pid_confusion', 'residual_figure', 'pid_figure', 'usage_figure']
+__all__ = ['RESIDUALS', 'PID_LABELS', 'roundtrip', 'pid_confusion', 'iqr_label', 'residual_figure', 'pid_figure', 'usage_figure']
 
 # %% ../nbs/11_tokenizer_figures.ipynb #b4719380
 def roundtrip(tok: Tokenizer, jets, batch_size: int = 512):
@@ -32,23 +32,27 @@ def pid_confusion(x: np.ndarray, xr: np.ndarray, mask: np.ndarray, features: lis
     return m / np.where(m.sum(0, keepdims=True) > 0, m.sum(0, keepdims=True), 1)
 
 # %% ../nbs/11_tokenizer_figures.ipynb #7efb4aa2
-RESIDUALS = {'pt': ('$p_T^{rec} - p_T$ [GeV]', 1.0), 'deta': (r'$\eta^{rec} - \eta$', 1.0),
-             'dphi': (r'$\phi^{rec} - \phi$', 1.0), 'mass': ('$m^{rec} - m$ [GeV]', 1.0)}
+RESIDUALS = {'pt': ('$p_T^{rec} - p_T$ [GeV]', 'GeV'), 'deta': (r'$\eta^{rec} - \eta$', ''),   # feature: (axis label, unit)
+             'dphi': (r'$\phi^{rec} - \phi$ [rad]', 'rad'), 'mass': ('$m^{rec} - m$ [GeV]', 'GeV')}
+
+def iqr_label(name: str, v: np.ndarray, unit: str) -> str:
+    "Legend entry of one sample: its name and the interquartile range of its residuals, with the unit (eta has none)."
+    return f"{name} (IQR {np.subtract(*np.percentile(v, [75, 25])):.3g}{' ' + unit if unit else ''})" if len(v) else name
 
 def residual_figure(samples: dict, features: list[str], bins: int = 80):
     "Fig. 2: histograms of reconstructed minus original candidate pT, eta, phi, mass; `samples` name -> (x, xr, mask)."
-    fig, axs = plt.subplots(1, len(RESIDUALS), figsize=(4 * len(RESIDUALS), 3.4))
-    for ax, (f, (label, _)) in zip(axs, RESIDUALS.items()):
+    fig, axs = plt.subplots(1, len(RESIDUALS), figsize=(4 * len(RESIDUALS), 3.6))
+    for ax, (f, (label, unit)) in zip(axs, RESIDUALS.items()):
         i = list(features).index(f)
         diffs = {n: (xr[m][:, i] - x[m][:, i]) for n, (x, xr, m) in samples.items()}
         allv = np.concatenate([v for v in diffs.values() if len(v)]) if any(len(v) for v in diffs.values()) else np.zeros(1)
         lim = max(float(np.percentile(np.abs(allv), 99)), 1e-6)
         for n, v in diffs.items():
             ax.hist(np.clip(v, -lim, lim), bins=np.linspace(-lim, lim, bins), histtype='step', density=True,
-                    label=f'{n} (IQR {np.subtract(*np.percentile(v, [75, 25])):.3g})' if len(v) else n)
+                    label=iqr_label(n, v, unit))
         ax.set_xlabel(label); ax.set_yscale('log')
-    axs[0].set_ylabel('candidates (normalised)'); axs[0].legend(fontsize=7)
-    fig.suptitle('Token reconstruction: decoded minus original candidate features'); fig.tight_layout()
+        ax.set_ylabel(f"candidates (normalised){' / ' + unit if unit else ''}"); ax.legend(fontsize=6)
+    fig.suptitle('Token reconstruction: decoded minus original candidate features (IQR: interquartile range)'); fig.tight_layout()
     return fig
 
 PID_LABELS = ['e', r'$\mu$', r'$\gamma$', 'h$^\pm$', 'h$^0$']

@@ -55,3 +55,22 @@ def test_ddp_two_gloo_processes_match_single_process(tokens, tmp_path):
     # the two ranks split each global batch of 32 jets: same gradients as one process with batch 32
     a, b = in_process(tokens, tmp_path / 'single', epochs=1, max_jets=400, batch_size=32), load_backbone(tmp_path / 'ddp').state_dict()
     for k in a: torch.testing.assert_close(a[k], b[k], atol=2e-4, rtol=1e-3, msg=k)
+
+EVIL = """
+import os, sys, torch
+class Evil:
+    def __reduce__(self): return (os.system, ('touch ' + sys.argv[2],))
+torch.save({'model': Evil(), 'epoch': 0}, sys.argv[1])
+"""
+
+def test_foreign_resume_checkpoint_refused_in_one_line(tokens, tmp_path):
+    "A malicious ckpt.pt is not executed, and the user gets one line naming it (never a hint to use weights_only=False)."
+    out, marker = tmp_path / 'bb', tmp_path / 'pwned'
+    out.mkdir()
+    subprocess.run([sys.executable, '-c', EVIL, str(out / 'ckpt.pt'), str(marker)], check=True)
+    r = subprocess.run(pretrain_cmd(tokens, out, '--epochs', '1'), env=ENV, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and not marker.exists(), (r.returncode, r.stderr)
+    err = r.stderr.strip().splitlines()
+    assert err == [f"taufm pretrain: {out / 'ckpt.pt'}: not a taufm backbone checkpoint (it pickles Python objects "
+                   "(posix.system)); it will not be unpickled. Delete it, or use another output folder, to start afresh"], err
+    assert 'weights_only' not in r.stderr and 'Traceback' not in r.stderr

@@ -67,3 +67,46 @@ def test_include_of_a_missing_file_says_how_to_make_it(tmp_path):
     assert 'part.md is not there yet' in expand_includes(text, tmp_path)
     (tmp_path / 'part.md').write_text('| a | b |\n')
     assert expand_includes(text, tmp_path) == 'before\n\n| a | b |\n\nafter'
+
+def test_repo_links_point_at_settings_git_url(site, tmp_path):
+    "'Report an issue' and the source links go to settings.ini's git_url (nbdev.yml is generated from it), nowhere else."
+    sys.path.insert(0, str(ROOT / 'tools'))
+    from build_docs import check_repo_links
+    from nbdev.config import get_config
+    cfg = get_config(); url = cfg.git_url.rstrip('/')
+    assert check_repo_links(cfg, site) == []
+    html = (site / 'index.html').read_text()
+    assert f'href="{url}/issues/new"' in html and 'Report an issue' in html
+    assert f'href="{url}/blob/' in (site / '00_core.html').read_text()          # show_doc's source links
+    (tmp_path / 'fake').mkdir()
+    (tmp_path / 'fake' / 'p.html').write_text('<a href="https://github.com/someone-else/taufm_nb/issues/new" class="toc-action">'
+                                             '<i class="bi bi-chat-right"></i> Report an issue</a>'
+                                             '<a href="https://github.com/HEP-KBFI/ml-tau-en-reg">the reference code</a>')
+    assert check_repo_links(cfg, tmp_path / 'fake') == [f"p.html: 'Report an issue' links https://github.com/someone-else/"
+                                                       f"taufm_nb/issues/new, outside {url}"]
+
+LONG = 'x = ' + ' + '.join(f'variable_number_{i}' for i in range(60))
+OVERFLOW_JS = """<script>window.addEventListener('load', () => { const main = document.querySelector('main.content') || document.body;
+const mw = main.getBoundingClientRect().right; const bad = [];
+const clipped = (e) => { for (let a = e.parentElement; a && a !== main; a = a.parentElement) {
+  const o = getComputedStyle(a).overflowX; if (o !== 'visible' && a.getBoundingClientRect().right <= mw + 1) return true; } return false; };
+main.querySelectorAll('*').forEach(e => { const r = e.getBoundingClientRect();
+  if (r.width > 0 && r.right > mw + 1 && !clipped(e)) bad.push(e.tagName + ':' + Math.round(r.right - mw)); });
+const d = document.createElement('div'); d.id = 'overflow-report'; d.textContent = 'OVERFLOW ' + bad.length + ' ' + bad.slice(0, 5).join(' ');
+document.body.appendChild(d); });</script>"""
+
+def test_long_code_lines_stay_inside_the_column(site, tmp_path):
+    "A code cell and an output with a 1000-character line scroll inside their blocks; nothing sticks out of the column."
+    import re
+    page = site / '90_cli.html'
+    cell = (f'<div class="cell"><div class="sourceCode cell-code"><pre class="sourceCode python"><code class="sourceCode python">'
+            f'{LONG}</code></pre></div><div class="cell-output cell-output-stdout"><pre><code>{LONG}</code></pre></div></div>')
+    html = page.read_text()
+    test_page = site / '_long_lines.html'
+    test_page.write_text(html.replace('</main>', cell + '</main>', 1).replace('</body>', OVERFLOW_JS + '</body>', 1))
+    try:
+        for width in (1280, 700):
+            dom = browse(test_page, tmp_path, f'--window-size={width},1600', '--dump-dom').stdout
+            m = re.search(r'id="overflow-report">OVERFLOW (\d+)([^<]*)', dom)
+            assert m and m.group(1) == '0', (width, m and m.group(0))
+    finally: test_page.unlink()

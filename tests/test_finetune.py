@@ -93,3 +93,59 @@ def test_parameters_cell_matches_experiment_config():
     from taufm_nb.finetune import ExperimentConfig, template_path
     cell = next(c for c in nbformat.read(template_path(), 4).cells if 'parameters' in c.metadata.get('tags', []))
     assert [p.name for p in PythonTranslator.inspect(cell)] == list(ExperimentConfig().to_dict())
+
+# --- issue #14: reuse the ci chain's assets, 0 is not the default, a direct papermill run ---
+def chain(runs: Path, complete: bool = True) -> Path:
+    "runs/reproduce-ci with stand-in assets (and the DONE markers of a finished chain); runs/ci-assets READY beside it."
+    from taufm_nb.finetune import toy_assets
+    for wd in (runs / 'reproduce-ci', runs / 'ci-assets'): toy_assets(wd, n_jets=200)
+    (runs / 'ci-assets' / 'READY').write_text('{}')
+    if complete:
+        for k in ('tokenizer', 'backbone'): (runs / 'reproduce-ci' / k / 'DONE').write_text('ok\n')
+    return runs / 'reproduce-ci'
+
+def test_ci_finetune_reuses_a_complete_chain_and_says_so(tmp_path):
+    wd, out = chain(tmp_path / 'runs'), tmp_path / 'run'
+    env = {**os.environ, 'TAUFM_RUNS': str(tmp_path / 'runs'), 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run(taufm_cmd() + ['finetune', '--task', 'tau_id', '--strategy', 'fine_tuning', '--n-train', '40',
+                                      '--epochs', '1', '--unfreeze-epoch', '0', '--batch-size', '40', '--scale', 'ci',
+                                      '--device', 'cpu', '--out', str(out)], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"assets: data {wd / 'data'}, tokenizer {wd / 'tokenizer'}, backbone {wd / 'backbone'} (the complete ci chain {wd})" in r.stdout, r.stdout
+    cfg = json.loads((out / 'config.json').read_text())
+    assert (cfg['data'], cfg['tokenizer'], cfg['backbone']) == (str(wd / 'data'), str(wd / 'tokenizer'), str(wd / 'backbone'))
+
+def test_incomplete_chain_is_not_reused(tmp_path):
+    from taufm_nb.finetune import ExperimentConfig, resolve_assets
+    chain(tmp_path / 'runs', complete=False)
+    old = os.environ.get('TAUFM_RUNS'); os.environ['TAUFM_RUNS'] = str(tmp_path / 'runs')
+    try: a = resolve_assets(ExperimentConfig(scale='ci'))
+    finally:
+        if old is None: os.environ.pop('TAUFM_RUNS')
+        else: os.environ['TAUFM_RUNS'] = old
+    assert a['backbone'] == tmp_path / 'runs' / 'ci-assets' / 'backbone' and 'no complete' in a['origin'], a
+
+def test_zero_epochs_is_an_error_not_the_default(tmp_path):
+    r = subprocess.run(taufm_cmd() + ['finetune', '--task', 'pt', '--strategy', 'part', '--n-train', '40', '--epochs', '0',
+                                      '--data', str(tmp_path / 'nothing'), '--scale', 'ci'], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and 'argument --epochs: must be >= 1, got 0' in r.stderr, r.stderr
+    assert not list(tmp_path.iterdir())
+
+def test_direct_papermill_run_names_run_folder_and_links_notebook(tmp_path):
+    "`papermill nbs/39_experiment.ipynb OUT.ipynb ...` by hand: the run folder is printed on the terminal and holds run.ipynb."
+    from taufm_nb.finetune import template_path, toy_assets
+    a = toy_assets(tmp_path / 'assets', n_jets=200)
+    (tmp_path / 'pm').mkdir()
+    args = ['-p', 'out_dir', 'run', '-p', 'n_train', '40', '-p', 'epochs', '1', '-p', 'unfreeze_epoch', '0', '-p', 'batch_size', '40',
+            '-p', 'device', 'cpu', '-p', 'data', str(a['data']), '-p', 'tokenizer', str(a['tokenizer']), '-p', 'backbone', str(a['backbone'])]
+    env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'PYTEST_CURRENT_TEST')} | {'OMP_NUM_THREADS': '1'}   # as a user
+    r = subprocess.run([str(Path(sys.executable).parent / 'papermill'), str(template_path()), 'pm/out.ipynb', *args],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / 'run'
+    assert f'run folder: {run}' in r.stdout + r.stderr, r.stderr[-2000:]
+    assert f"executed notebook: {tmp_path / 'pm' / 'out.ipynb'} (linked as {run / 'run.ipynb'})" in r.stdout + r.stderr
+    assert (run / 'DONE').exists() and (run / 'run.ipynb').resolve() == tmp_path / 'pm' / 'out.ipynb'
+    nb = json.loads((run / 'run.ipynb').read_text())                # the final notebook papermill wrote
+    pm = nb['metadata']['papermill']
+    assert pm['end_time'] and not pm['exception'] and pm['parameters']['out_dir'] == 'run', pm

@@ -85,3 +85,17 @@ def test_writer_errors_name_file_and_column(tmp_path):
     with pytest.raises(DataError, match=r"y.root: unknown branch\(s\) \['part_foo'\]"):
         write_jetclass({**jc, 'part_foo': jc['part_px']}, tmp_path / 'y.root')
     assert not list(tmp_path.iterdir())
+
+def test_missing_branch_message_names_it_and_lists_the_files_branches(tmp_path):
+    "A JetClass tree without `part_px` (the branch that marks JetClass): the message names it, its closest branches and all of the file's, part_* included."
+    import uproot
+    jc = {k: v for k, v in synthetic_jetclass(50, seed=0).items() if k != 'part_px'}
+    with uproot.recreate(tmp_path / 'nopx.root') as f:
+        f.mktree('tree', {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in jc.items()})
+        f['tree'].extend(jc)
+    r = taufm('inspect', tmp_path / 'nopx.root')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1 and "(needs ['part_px'])" in err and "closest to 'part_px': " in err, err
+    for b in jc: assert b in err, b                              # every branch of the file, the part_* ones too
+    assert 'part_* (15): ' in err and 'label_* (10): ' in err, err

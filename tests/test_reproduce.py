@@ -1,6 +1,6 @@
 """`taufm reproduce --scale ci` end to end (issue #7): every stage of the chain on freshly generated data, in a scratch
 folder, then `taufm figures` again with relative paths. The slowest test (~3-4 min on 2 cores)."""
-import json, os, subprocess
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import taufm_cmd
@@ -33,3 +33,63 @@ def test_ci_chain_end_to_end(tmp_path):
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r3.returncode == 0, (r3.stdout[-2000:], r3.stderr[-2000:])
     assert (tmp_path / 'figs2' / 'fig4_loss_vs_size.png').exists() and (tmp_path / 'again' / 'results.parquet').exists()
+
+# --- only the committed scale (mini) writes the committed figures/ and README.md (issue #14) ---
+FAKE_CHAIN = """
+import sys
+from pathlib import Path
+import matplotlib; matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+from taufm_nb import reproduce
+from taufm_nb.core import save_figure
+def draw(scale, workdir):
+    fig = plt.figure(figsize=(1, 1)); save_figure(fig, 'demo_fig'); return {}
+reproduce.STAGES[:] = [reproduce.Stage('figures', 'bench', draw, 0)]
+sys.exit(reproduce.cli_reproduce(sys.argv[1:]))
+"""
+
+def fake_project(tmp_path):
+    "A project root of its own (settings.ini + nbs/), so that its figures/ stands for the committed one."
+    root = tmp_path / 'project'; (root / 'nbs').mkdir(parents=True); (root / 'settings.ini').write_text('[DEFAULT]\n')
+    env = {k: v for k, v in os.environ.items() if k not in ('IN_TEST', 'TAUFM_FIGURES', 'TAUFM_RUNS')}
+    return root, {**env, 'TAUFM_ROOT': str(root), 'MPLBACKEND': 'Agg'}
+
+@pytest.mark.parametrize('scale', ['ci', 'paper'])
+def test_other_scales_leave_the_committed_figures_alone(tmp_path, scale):
+    root, env = fake_project(tmp_path)
+    r = subprocess.run([sys.executable, '-c', FAKE_CHAIN, '--scale', scale], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not (root / 'figures').exists(), sorted((root / 'figures').iterdir())
+    wd = root / 'runs' / f'reproduce-{scale}'
+    assert (wd / 'figures' / 'demo_fig.png').exists() and f'figures and results table -> {wd / "figures"}' in r.stdout, r.stdout
+    assert 'not the committed figures/' in r.stdout
+    # asked for explicitly: a flag, or $TAUFM_FIGURES
+    r = subprocess.run([sys.executable, '-c', FAKE_CHAIN, '--scale', scale, '--fig-dir', str(tmp_path / 'mine')], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and (tmp_path / 'mine' / 'demo_fig.pdf').exists(), r.stderr[-2000:]
+    r = subprocess.run([sys.executable, '-c', FAKE_CHAIN, '--scale', scale], env={**env, 'TAUFM_FIGURES': str(root / 'figures')},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and (root / 'figures' / 'demo_fig.png').exists(), r.stderr[-2000:]
+
+def test_mini_writes_the_committed_figures(tmp_path):
+    root, env = fake_project(tmp_path)
+    r = subprocess.run([sys.executable, '-c', FAKE_CHAIN, '--scale', 'mini'], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (root / 'figures' / 'demo_fig.png').exists() and not (root / 'runs' / 'reproduce-mini' / 'figures').exists()
+
+@pytest.mark.parametrize('scale, readme', [('ci', False), ('paper', False), ('mini', True)])
+def test_make_reproduce_regenerates_readme_only_at_mini(tmp_path, scale, readme):
+    "The Makefile's reproduce target with a stand-in venv whose taufm and python only log how they were called."
+    root = Path(__file__).resolve().parents[1]
+    venv, log = tmp_path / 'venv', tmp_path / 'calls.log'
+    (venv / 'bin').mkdir(parents=True)
+    for exe in ('taufm', 'python'):
+        (venv / 'bin' / exe).write_text(f'#!/bin/sh\necho "{exe} $*" >> {log}\n'); (venv / 'bin' / exe).chmod(0o755)
+    (venv / '.taufm-installed').touch()                               # newer than the pins: `install` has nothing to do
+    r = subprocess.run(['make', '-s', '-C', str(root), 'reproduce', f'SCALE={scale}', f'VENV={venv}'],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == f'taufm reproduce --scale {scale}', calls
+    assert any('build_docs.py --readme-only' in c for c in calls) == readme, calls
+    if not readme: assert 'README.md left alone' in r.stdout

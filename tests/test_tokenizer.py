@@ -56,3 +56,22 @@ def test_bench_runs(tmp_path):
     assert r.returncode == 0, r.stderr
     b = json.loads((tmp_path / 'b.json').read_text())['results']['cpu']
     assert b['same_codes'] and b['distance_matrix_MB_chunked'] <= b['distance_matrix_MB_cdist']
+
+EVIL = """
+import os, sys, torch
+class Evil:
+    def __reduce__(self): return (os.system, ('touch ' + sys.argv[2],))
+torch.save({'format_version': 1, 'model': Evil(), 'epoch': 0}, sys.argv[1])
+"""
+
+def test_foreign_resume_checkpoint_refused_in_one_line(tmp_path):
+    "A malicious last.pt is not executed, and the user gets one line naming it (never a hint to use weights_only=False)."
+    out, marker = tmp_path / 'tok', tmp_path / 'pwned'
+    out.mkdir()
+    subprocess.run([sys.executable, '-c', EVIL, str(out / 'last.pt'), str(marker)], check=True)
+    r = run('train-tokenizer', '--data', 'toy:50', '--preset', 'ci', '--out', str(out), '--epochs', '1', '--quiet')
+    assert r.returncode == 2 and not marker.exists(), (r.returncode, r.stderr)
+    err = r.stderr.strip().splitlines()
+    assert err == [f"taufm train-tokenizer: {out / 'last.pt'}: not a taufm tokenizer checkpoint (it pickles Python objects "
+                   "(posix.system)); it will not be unpickled. Delete it, or use another output folder, to start afresh"], err
+    assert 'weights_only' not in r.stderr and 'Traceback' not in r.stderr

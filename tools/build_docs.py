@@ -17,6 +17,26 @@ from nbdev.processors import FilterDefaults
 from execnb.nbio import read_nb, write_nb
 
 INCLUDE = re.compile(r'\{\{<\s*include\s+(\S+)\s*>\}\}')
+REPO_LINK = re.compile(r'<a\s+href="(https?://[^"]+)"([^>]*)>(?:\s*<i[^>]*></i>)?\s*([^<]*)')   # href, attributes, text
+
+def check_repo_links(cfg, site: Path | None = None) -> list[str]:
+    "Repository links of the docs ('Report an issue', 'source') must all point at settings.ini's git_url: the problems found."
+    import yaml
+    url, bad = cfg.git_url.rstrip('/'), []
+    for name in ('nbdev.yml', '_quarto.yml'):             # where Quarto and smalldocs read `repo-url` from
+        f = cfg.nbs_path / name
+        y = (yaml.safe_load(f.read_text()) or {}) if f.exists() else {}
+        got = ((y.get('website') or {}).get('repo-url') or '').rstrip('/')
+        if got and got != url: bad.append(f"{f}: website.repo-url {got} is not settings.ini's git_url {url}")
+    repo = os.environ.get('GITHUB_REPOSITORY')             # building in GitHub Actions: the repository that runs it
+    if repo and not url.lower().endswith('/' + repo.lower()):
+        print(f"warning: building in {repo} but settings.ini's git_url is {url}: the site's issue and source links point "
+              f"there (set git_url, user and doc_host in settings.ini to move them)")
+    for page in sorted(site.rglob('*.html')) if site else []:
+        for link, attrs, text in REPO_LINK.findall(page.read_text(errors='replace')):
+            if 'toc-action' not in attrs and text.strip() != 'source': continue     # 'Report an issue' and source links
+            if not link.startswith(url + '/'): bad.append(f"{page.name}: {text.strip()!r} links {link}, outside {url}")
+    return bad
 
 def expand_includes(text: str, folder: Path) -> str:
     "Quarto's `{{< include FILE >}}` (smalldocs and Quarto expand it on the site; README.md needs it done here)."
@@ -77,6 +97,7 @@ def main():
     if shutil.which('quarto') and not a.offline and not a.readme_only:
         subprocess.run([str(Path(sys.executable).parent / 'nbdev_docs')], check=True)
         if out != (cfg.config_path / cfg.doc_path.name).resolve(): shutil.copytree(cfg.config_path / cfg.doc_path.name, out, dirs_exist_ok=True)
+        if bad := check_repo_links(cfg, out): sys.exit('repository links outside settings.ini\'s git_url:\n  ' + '\n  '.join(bad))
         print(f'docs built with Quarto into {out}'); return
     proc = (a.proc or cfg.config_path / '_proc').resolve()
     process(proc, cfg.nbs_path)
@@ -86,6 +107,7 @@ def main():
     if r.returncode != 0: sys.exit(f'smalldocs failed:\n{r.stdout}\n{r.stderr}')
     if out.exists(): shutil.rmtree(out)
     shutil.move(str(proc / '_docs'), out)
+    if bad := check_repo_links(cfg, out): sys.exit('repository links outside settings.ini\'s git_url:\n  ' + '\n  '.join(bad[:20]))
     print(f'docs built offline (nbdev processing + smalldocs) into {out} in {time.time() - t0:.1f} s' + ('' if a.no_readme else '; README.md updated'))
 
 if __name__ == '__main__': main()
