@@ -81,7 +81,8 @@ def _entry():  # pragma: no cover
 
 # %% ../nbs/90_cli.ipynb #3876a271
 TASK_CHOICES = ('tau_id', 'pt', 'decay_mode')                  # = taufm_nb.heads.TASKS (checked in 32_finetune)
-STRATEGY_CHOICES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'part', 'small_scratch', 'deepset')  # = finetune.ALL_STRATEGIES
+STRATEGY_CHOICES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt',
+                    'part', 'small_scratch', 'deepset')  # = finetune.ALL_STRATEGIES
 PRESET_CHOICES = ('paper', 'small', 'ci')                      # = TokenizerConfig / BackboneConfig presets (10_, 20_)
 
 def at_least(lo: int | float, kind=int):

@@ -17,15 +17,17 @@ from .heads import TASKS, Head, HeadConfig, task_loss
 from .metrics import task_metrics
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'SCALE_DEFAULTS', 'PRESET_OF_SCALE', 'REQUIRED', 'TokenModel',
-           'backbone_trainable', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch',
-           'TrainConfig', 'cosine_schedule', 'evaluate', 'fit', 'ExperimentConfig', 'toy_assets', 'ci_assets',
-           'chain_assets', 'resolve_assets', 'describe_assets', 'data_files', 'prepare', 'test_outputs', 'plot_run',
-           'n_params', 'write_run', 'finish_run', 'run_in_process', 'template_path', 'run_experiment',
-           'papermill_output', 'tell', 'link_notebook', 'finetune_params', 'cli_finetune']
+__all__ = ['STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'SCALE_DEFAULTS', 'PRESET_OF_SCALE', 'REQUIRED',
+           'TokenModel', 'backbone_trainable', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset',
+           'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop', 'fit', 'ExperimentConfig',
+           'toy_assets', 'ci_assets', 'chain_assets', 'resolve_assets', 'describe_assets', 'data_files', 'prepare',
+           'constant_loss', 'test_outputs', 'plot_run', 'n_params', 'write_run', 'finish_run', 'run_in_process',
+           'template_path', 'run_experiment', 'papermill_output', 'tell', 'link_notebook', 'finetune_params',
+           'cli_finetune']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
-STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning')
+STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt')
+FINE_TUNING = ('fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt')   # frozen until unfreeze_epoch, then trained
 BASELINES = ('part', 'small_scratch', 'deepset')
 ALL_STRATEGIES = STRATEGIES + BASELINES
 
@@ -55,7 +57,7 @@ def backbone_trainable(strategy: str, epoch: int, unfreeze_epoch: int = 0) -> bo
     "Whether the backbone is trained in `epoch` (0-based) under `strategy`."
     if strategy == 'from_scratch': return True
     if strategy == 'fixed_backbone': return False
-    if strategy == 'fine_tuning': return epoch >= unfreeze_epoch
+    if strategy in FINE_TUNING: return epoch >= unfreeze_epoch
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {ALL_STRATEGIES}")
 
 # %% ../nbs/32_finetune.ipynb #62a3fd2b
@@ -72,7 +74,7 @@ def build_model(strategy: str, task: str, backbone: nn.Module | None = None, hea
     n_layer = len(backbone.blocks)
     if not 0 <= n_gpt_layers <= n_layer:
         raise ValueError(f"n_gpt_layers={n_gpt_layers} but the backbone has {n_layer} GPT blocks (0 = all)")
-    bb = type(backbone)(backbone.cfg) if strategy == 'from_scratch' else copy.deepcopy(backbone)
+    bb = type(backbone)(backbone.cfg) if strategy in ('from_scratch', 'fine_tuning_random') else copy.deepcopy(backbone)
     if n_gpt_layers: bb.blocks = nn.ModuleList(list(bb.blocks)[:n_gpt_layers])
     head_cfg = (head_cfg or HeadConfig.preset(preset)).replace(n_in=backbone.cfg.n_embd)
     model = TokenModel(bb.train(), Head(head_cfg, task))
@@ -142,7 +144,10 @@ class TrainConfig(Config):
     weight_decay: float = 0.01        # SPEC 5: wd 0.01
     lr_min: float = 1e-6              # SPEC 5: cosine per batch to 1e-6
     strategy: str = 'fine_tuning'     # one of STRATEGIES + BASELINES
-    unfreeze_epoch: int = 60          # paper Sec. 3.4: unfreeze at 60 of 100 epochs (fine_tuning only)
+    unfreeze_epoch: int = 60          # paper Sec. 3.4: unfreeze at 60 of 100 epochs (fine-tuning strategies only)
+    lr_backbone: float = 0.0          # learning rate of the backbone's parameters (0: = lr, the paper's single rate)
+    patience: int = 0                 # stop after this many epochs without a better validation loss, counted from the
+                                      # unfreeze epoch on (0: never; ours, to spend CPU where validation still moves)
     seed: int = 0
     device: str = 'auto'              # 'auto' = taufm_nb.core.get_device()
     amp: bool = True                  # bf16 autocast on CUDA (ignored on CPU)
@@ -154,13 +159,19 @@ class TrainConfig(Config):
         if not 0 <= self.unfreeze_epoch <= self.epochs:
             raise ConfigError(f"TrainConfig: unfreeze_epoch={self.unfreeze_epoch} must be in [0, epochs={self.epochs}]")
         if not 0 < self.lr_min <= self.lr: raise ConfigError(f"TrainConfig: need 0 < lr_min <= lr, got lr={self.lr}, lr_min={self.lr_min}")
+        if self.lr_backbone < 0 or self.patience < 0:
+            raise ConfigError(f"TrainConfig: lr_backbone and patience must be >= 0, got {self.lr_backbone}, {self.patience}")
 
 TrainConfig.PRESETS = dict(paper={}, ci=dict(epochs=3, batch_size=64, unfreeze_epoch=1))
 
-def cosine_schedule(opt, total_steps: int, lr: float, lr_min: float):
-    "LambdaLR: cosine from `lr` to `lr_min` over `total_steps` optimizer steps."
-    f = lambda s: (lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * min(s, total_steps) / max(total_steps, 1)))) / lr
-    return torch.optim.lr_scheduler.LambdaLR(opt, f)
+def _cosine(lr: float, lr_min: float, start: int, total: int):
+    "Multiplier of `lr` at step s: cosine from lr (step `start`) to lr_min (step `total`); lr before `start`."
+    return lambda s: (lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * min(max(s - start, 0), total - start) / max(total - start, 1)))) / lr
+
+def cosine_schedule(opt, total_steps: int, lr: float, lr_min: float, starts=None):
+    "LambdaLR: per parameter group, cosine from its lr to `lr_min` between `starts[g]` (default 0) and `total_steps`."
+    lrs = [g['lr'] for g in opt.param_groups]; starts = starts or [0] * len(lrs)
+    return torch.optim.lr_scheduler.LambdaLR(opt, [_cosine(l, min(lr_min, l), s, total_steps) for l, s in zip(lrs, starts)])
 
 # %% ../nbs/32_finetune.ipynb #fe0c8df7
 def _autocast(device: str, amp: bool):
@@ -197,15 +208,24 @@ def _set_rng_state(s):
 
 def _scalars(m: dict) -> dict: return {k: v for k, v in m.items() if isinstance(v, (int, float))}
 
+def early_stop(epoch: int, best_epoch: int, first: int, patience: int) -> bool:
+    "Stop after `epoch` when `patience` epochs passed without a better validation loss, counting from epoch `first` on."
+    return bool(patience) and epoch - max(best_epoch, first - 1) >= patience
+
 # %% ../nbs/32_finetune.ipynb #71b0c2df
 def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, ckpt: str | Path | None = None,
         on_epoch_end=None, progress: bool = True) -> dict:
     "Train `model` on `train`, select on `val`; resume from / checkpoint to `ckpt`. Returns history and best epoch."
     device = get_device(None if cfg.device == 'auto' else cfg.device)
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_batches = math.ceil(len(train['y']) / cfg.batch_size)
-    sched = cosine_schedule(opt, cfg.epochs * n_batches, cfg.lr, cfg.lr_min)
+    if isinstance(model, TokenModel):        # head and backbone: own learning rates; a fine-tuned backbone restarts its cosine
+        lr_bb = cfg.lr_backbone or cfg.lr
+        groups = [dict(params=list(model.head.parameters()), lr=cfg.lr), dict(params=list(model.backbone.parameters()), lr=lr_bb)]
+        starts = [0, cfg.unfreeze_epoch * n_batches if cfg.strategy in FINE_TUNING else 0]
+    else: groups, starts = [dict(params=list(model.parameters()), lr=cfg.lr)], [0]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    sched = cosine_schedule(opt, cfg.epochs * n_batches, cfg.lr, cfg.lr_min, starts)
     state = dict(epoch=-1, history=[], best_state=None, best_epoch=-1, best_val_loss=float('inf'), train_time_s=0.0)
     ckpt = Path(ckpt) if ckpt else None
     if ckpt and ckpt.exists():                                    # resume after the last finished epoch
@@ -231,6 +251,7 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
         out_val, val_loss = evaluate(model, val, task, cfg.batch_size, device, cfg.amp)
         jp = val['jet_p4'][:, 0].numpy()
         rec = dict(epoch=epoch, train_loss=tot / len(train['y']), val_loss=val_loss, lr=opt.param_groups[0]['lr'],
+                   lr_backbone=opt.param_groups[-1]['lr'],
                    backbone_trainable=(not model.frozen) if isinstance(model, TokenModel) else None,
                    **_scalars(task_metrics(task, out_val, val['y'].numpy(), jp)))
         state['history'].append(rec); state['epoch'] = epoch; state['train_time_s'] += time.time() - t0
@@ -243,9 +264,11 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
                                 scheduler=sched.state_dict(), rng=_rng_state(), state=state), tmp)
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f'{val_loss:.4f}')
         if on_epoch_end: on_epoch_end(epoch, rec)
+        if early_stop(epoch, state['best_epoch'], cfg.unfreeze_epoch if cfg.strategy in FINE_TUNING else 0, cfg.patience):
+            state['stopped_early'] = True; break
     if state['best_state'] is not None: model.load_state_dict(state['best_state'])
     return dict(history=state['history'], best_epoch=state['best_epoch'], best_val_loss=state['best_val_loss'],
-                train_time_s=state['train_time_s'])
+                train_time_s=state['train_time_s'], stopped_early=bool(state.get('stopped_early', False)))
 
 # %% ../nbs/32_finetune.ipynb #f726d55b
 SCALE_DEFAULTS = {   # epochs / batch size per scale when not given (paper Sec. 3.2: 100 epochs, batch 4096)
@@ -271,6 +294,10 @@ class ExperimentConfig(Config):
     out_dir: str = ''               # run folder ('' = runs/finetune/<task>-<strategy>-n<n_train>-s<seed>)
     scale: str = 'ci'               # ci / mini / paper: sizes of the head and the default assets
     max_eval: int = 0               # cap on validation and test jets each (0: 20% of the data each, as the paper)
+    max_candidates: int = 16        # leading candidates per jet every model reads (reference: 16 per tau jet, SPEC 3; 0: all)
+    lr_backbone: float = 0.0        # backbone learning rate (0: = lr, the paper's single rate); restarts at unfreeze
+    patience: int = 0               # early stopping after the backbone trains (0: off)
+    backbone_corpus: float = 1.0    # pretraining-corpus fraction of the backbone (ablation: the chain's backbone-corpus<f>)
     write_done: bool = True         # False when a runner copies run.ipynb and writes DONE itself
 
     def validate(self):
@@ -287,6 +314,9 @@ class ExperimentConfig(Config):
         if self.max_eval < 0: raise ConfigError(f"max_eval must be >= 0 (0 = no cap), got {self.max_eval}")
         if self.n_gpt_layers < 0: raise ConfigError(f"n_gpt_layers must be >= 0 (0 = all), got {self.n_gpt_layers}")
         if not self.lr > 0: raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.max_candidates < 0 or self.patience < 0 or self.lr_backbone < 0:
+            raise ConfigError(f"max_candidates, patience and lr_backbone must be >= 0, got {self.max_candidates}, {self.patience}, {self.lr_backbone}")
+        if not 0 < self.backbone_corpus <= 1: raise ConfigError(f"backbone_corpus must be in (0, 1], got {self.backbone_corpus}")
         for k in ('data', 'tokenizer', 'backbone'):
             v = getattr(self, k)
             if v and not any(c in v for c in '*?[') and not Path(v).expanduser().exists():
@@ -297,8 +327,8 @@ class ExperimentConfig(Config):
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_min=min(1e-6, self.lr),
-                           strategy=self.strategy, unfreeze_epoch=self.unfreeze_epoch if self.strategy == 'fine_tuning' else 0,
-                           seed=self.seed, device=self.device)
+                           strategy=self.strategy, unfreeze_epoch=self.unfreeze_epoch if self.strategy in FINE_TUNING else 0,
+                           lr_backbone=self.lr_backbone, patience=self.patience, seed=self.seed, device=self.device)
 
 # %% ../nbs/32_finetune.ipynb #127a392d
 def toy_assets(wd: str | Path, n_jets: int = 600) -> dict:
@@ -347,6 +377,10 @@ def resolve_assets(p: ExperimentConfig) -> dict:
         default = ci_assets(); origin = f"{default['workdir']} (built once for ci runs: no complete {chain_assets('ci', False)['workdir']})"
     else:
         default = chain_assets(p.scale, complete=False); origin = f"the {p.scale} chain {default['workdir']}"
+    if default.get('workdir') and not p.backbone:           # the chain's other backbones, by name
+        wd = Path(default['workdir'])
+        if p.strategy == 'fine_tuning_dapt': default = {**default, 'backbone': wd / 'backbone-ee'}
+        elif p.backbone_corpus < 1: default = {**default, 'backbone': wd / f'backbone-corpus{p.backbone_corpus:g}'}
     out = {}
     for k, needed in need.items():
         v = getattr(p, k) or default.get(k)
@@ -391,8 +425,9 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
                              f"{assets['tokenizer']} has {n_codes_of(tok)} codes (needs n_codes + 2)")
         if not 0 <= p.n_gpt_layers <= len(bb.blocks):
             raise ValueError(f"n_gpt_layers={p.n_gpt_layers} but backbone {assets['backbone']} has {len(bb.blocks)} GPT blocks")
-    jets = load_jets(data_files(assets['data'], p.task), task=p.task, max_particles=max_particles,
-                     lifetime=bool(tok is not None and tok.cfg.lifetime))
+    if p.max_candidates: max_particles = min(max_particles, p.max_candidates)   # every strategy reads the same candidates
+    files = data_files(assets['data'], p.task)
+    jets = load_jets(files, task=p.task, max_particles=max_particles, lifetime=bool(tok is not None and tok.cfg.lifetime))
     try: tr, va, te = split_indices(len(jets), p.n_train, p.seed, max_eval=p.max_eval or None)
     except ValueError as e: raise ValueError(f"{assets['data']} ({p.task!r} selection, {len(jets)} jets): {e}") from None
     if p.task == 'tau_id' and len(np.unique(jets.label[va])) < 2:
@@ -408,9 +443,22 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
     seed_everything(p.seed)
     model = build_model(p.strategy, p.task, bb, n_gpt_layers=p.n_gpt_layers, n_features=sub.x.shape[2],
                         preset=PRESET_OF_SCALE[p.scale], vocab_size=None if tok is None else n_codes_of(tok) + 2)
+    # the model-free baselines see every candidate of the same test jets (the cap is a model input choice)
+    full = load_jets(files, task=p.task, max_particles=128) if max_particles < 128 else jets
+    if len(full) != len(jets): raise RuntimeError(f"{assets['data']}: {len(full)} jets with all candidates but {len(jets)} capped")
     return SimpleNamespace(jets=sub, n=(len(tr), len(va), len(te)), train=split(0, n1), val=split(n1, n2),
-                           test=split(n2, None), test_jets=sub.subset(slice(n2, None)), model=model, tokenizer=tok,
-                           backbone=bb)
+                           test=split(n2, None), test_jets=sub.subset(slice(n2, None)), noml_jets=full.subset(te),
+                           model=model, tokenizer=tok, backbone=bb)
+
+def constant_loss(task: str, y_train, y_val, steps: int = 300) -> float:
+    "Validation loss of the best constant output fitted on the training targets: the bar a model must clear."
+    y_train, y_val = torch.as_tensor(y_train), torch.as_tensor(y_val)
+    c = torch.zeros(6 if task == 'decay_mode' else 1, requires_grad=True)
+    opt = torch.optim.Adam([c], lr=0.1)
+    expand = lambda n: c.expand(n, 6) if task == 'decay_mode' else c.expand(n)
+    for _ in range(steps):
+        opt.zero_grad(); loss = task_loss(task, expand(len(y_train)), y_train); loss.backward(); opt.step()
+    with torch.no_grad(): return float(task_loss(task, expand(len(y_val)), y_val))
 
 # %% ../nbs/32_finetune.ipynb #6d544d07
 def test_outputs(p: ExperimentConfig, prep, device: str | None = None) -> tuple[dict, dict]:
@@ -431,7 +479,7 @@ def test_outputs(p: ExperimentConfig, prep, device: str | None = None) -> tuple[
         pred['pred_pt'] = np.exp(out) * jets.jet_p4[:, 0]
         m['response_binned'] = pt_response_binned(pred['pred_pt'], jets.gen_vis_pt)
     from taufm_nb.noml import noml_outputs                  # the model-free baseline on the same test jets
-    nm, npred = noml_outputs(p.task, jets)
+    nm, npred = noml_outputs(p.task, getattr(prep, 'noml_jets', jets))
     m['noml'] = {k: v for k, v in nm.items() if isinstance(v, (int, float))}
     pred.update(npred)
     return m, pred
@@ -481,9 +529,12 @@ def write_run(p: ExperimentConfig, out: Path, prep, res: dict, metrics: dict, pr
     save_json(params, out / 'config.json')
     save_json(res['history'], out / 'history.json')
     n_par = n_params(prep.model)
+    n_bb = sum(q.numel() for n, q in prep.model.named_parameters() if n.startswith('backbone.') and not n.startswith('backbone.head.'))
     save_json({**params, **dict(best_val_loss=res['best_val_loss'], best_epoch=res['best_epoch'], wall_time_s=wall_time_s,
                                 train_time_s=res['train_time_s'], hardware=run_info(), n_train=prep.n[0], n_val=prep.n[1],
-                                n_test=prep.n[2], n_params=n_par), **metrics}, out / 'metrics.json')
+                                n_test=prep.n[2], n_params=n_par, n_params_backbone=n_bb,
+                                epochs_run=len(res['history']), stopped_early=res.get('stopped_early', False),
+                                const_val_loss=constant_loss(p.task, prep.train['y'], prep.val['y'])), **metrics}, out / 'metrics.json')
     with atomic_path(out / 'predictions.parquet') as tmp: pq.write_table(pa.table(pred), tmp)
     with atomic_path(out / 'best.pt') as tmp:
         torch.save(dict(params=params, best_epoch=res['best_epoch'],

@@ -21,7 +21,8 @@ __all__ = ['TASKS', 'STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'PARAMS', 'REQU
 
 # %% ../nbs/40_grid.ipynb #000fc9a4
 TASKS = ('tau_id', 'pt', 'decay_mode')                                   # CONTRIBUTING / paper Sec. 2
-STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning')           # paper Sec. 3.3
+STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning',           # paper Sec. 3.3
+              'fine_tuning_random', 'fine_tuning_dapt')                  # controls of the transfer issue
 BASELINES = ('part', 'small_scratch', 'deepset')                          # referee-requested baselines
 ALL_STRATEGIES = STRATEGIES + BASELINES
 
@@ -65,6 +66,7 @@ def _str(optional=False):
 PARAMS: dict[str, Callable] = dict(                    # name -> check(value) -> value (raises ValueError)
     task=_choice(TASKS), strategy=_choice(ALL_STRATEGIES), n_train=_int(1), seed=_int(0), epochs=_int(1),
     unfreeze_epoch=_int(0), n_gpt_layers=_int(0), batch_size=_int(1), lr=_float(), max_eval=_int(0),
+    max_candidates=_int(0), lr_backbone=_float(strict=False), patience=_int(0), backbone_corpus=_float(),
     data=_str(), tokenizer=_str(), backbone=_str(), device=_str(), scale=_choice(SCALES))
 REQUIRED = ('task', 'strategy', 'n_train', 'seed', 'epochs')
 
@@ -73,8 +75,9 @@ def run_id(params: dict) -> str:
     "Stable folder name of a grid point: readable prefix + 8 hex digits of the hash of all its parameters."
     p = params
     parts = [str(p.get('task', 'task')), str(p.get('strategy', 'strategy')), f"n{p.get('n_train', 0)}", f"s{p.get('seed', 0)}"]
-    if p.get('strategy') == 'fine_tuning' and 'unfreeze_epoch' in p: parts.append(f"u{p['unfreeze_epoch']}")
+    if str(p.get('strategy', '')).startswith('fine_tuning') and 'unfreeze_epoch' in p: parts.append(f"u{p['unfreeze_epoch']}")
     if 'n_gpt_layers' in p: parts.append(f"L{p['n_gpt_layers']}")
+    if p.get('backbone_corpus', 1) != 1: parts.append(f"c{p['backbone_corpus']:g}")
     digest = hashlib.sha1(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return '-'.join(parts + [digest])
 
@@ -405,7 +408,7 @@ def run_grid(spec, scale: str, out_dir: str | Path | None = None, kernel: str | 
     return summary
 
 # %% ../nbs/40_grid.ipynb #ccbc344d
-PAPER_GRIDS = ('paper', 'ablation_unfreeze', 'ablation_layers')
+PAPER_GRIDS = ('paper', 'ablation_unfreeze', 'ablation_layers', 'ablation_corpus')
 
 def run_stage(scale: str, workdir: str | Path, workers: int | None = None, kernel: str | None = None,
               grids=PAPER_GRIDS, runner: Callable | None = None) -> dict:
@@ -426,7 +429,7 @@ def cli_grid(argv: list[str]) -> int:
     "taufm grid SPEC --scale {ci,mini,paper} [--kernel NAME] [--out DIR] [--workers N] [--cluster-config FILE]"
     ap = argparse.ArgumentParser(prog='taufm grid', description='Run a grid of experiments (papermill on Dask). '
                                  'Finished points (DONE) are skipped; failed ones are listed and retried on the next call.')
-    ap.add_argument('spec', help="grid spec: a YAML file or a name in grids/ (paper, ablation_unfreeze, ablation_layers)")
+    ap.add_argument('spec', help="grid spec: a YAML file or a name in grids/ (paper, ablation_unfreeze, ablation_layers, ablation_corpus)")
     ap.add_argument('--scale', choices=SCALES, default='mini')
     ap.add_argument('--kernel', default=None, help='Jupyter kernel for the experiment notebooks (e.g. a GPU kernel)')
     ap.add_argument('--out', type=Path, default=None, help='where run folders go (default: $TAUFM_RUNS/SCALE)')

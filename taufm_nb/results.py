@@ -13,11 +13,11 @@ from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, load_
 # %% auto #0
 __all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'LOWER_IS_BETTER', 'NOML_NAMES', 'STRATEGY_NAMES', 'TASK_METRIC',
            'TRANSFER_COMPARE', 'STYLE', 'TASK_LABELS', 'FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK',
-           'STANDIN_NOTEBOOK', 'STANDIN_EVENTS', 'noml_metrics', 'fake_runs', 'read_run', 'gather', 'save_results',
-           'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency',
-           'beats', 'main_grid', 'compare', 'strategy_table', 'difference', 'transfer_table', 'results_table',
-           'size_axis', 'figure_inputs', 'write_tables', 'run_figure_notebook', 'draw_figures', 'figures_main',
-           'run_stage']
+           'STANDIN_NOTEBOOK', 'TRANSFER_NOTEBOOK', 'STANDIN_EVENTS', 'noml_metrics', 'fake_runs', 'read_run', 'gather',
+           'save_results', 'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach',
+           'data_efficiency', 'beats', 'main_grid', 'compare', 'strategy_table', 'difference', 'transfer_table',
+           'results_table', 'size_axis', 'figure_inputs', 'write_tables', 'run_figure_notebook', 'draw_figures',
+           'figures_main', 'run_stage']
 
 # %% ../nbs/41_results.ipynb #5d4558f3
 def noml_metrics(task: str, pred) -> dict:
@@ -52,12 +52,13 @@ def _fake_predictions(task, quality, n, rng) -> pd.DataFrame:
                              noml_class=noml))
 
 def fake_runs(root: str | Path, scale: str = 'ci', sizes=(1000, 10000, 100000), seeds=(0, 1), n_test: int = 1000,
-              seed: int = 0, grids=('paper', 'ablation_unfreeze', 'ablation_layers'), physics: bool = True) -> Path:
+              seed: int = 0, grids=('paper', 'ablation_unfreeze', 'ablation_layers', 'ablation_corpus'), physics: bool = True) -> Path:
     "SYNTHETIC run folders of the repo's grid specs under `root` (test fixture; see above)."
     dump = lambda obj, path: Path(path).write_text(json.dumps(obj))     # a fixture needs no fsync'd atomic write
     from taufm_nb.grid import load_spec, run_id
     root = Path(root); rng = np.random.default_rng(seed)
-    gain = dict(from_scratch=0.0, fixed_backbone=0.25, fine_tuning=0.45, part=0.1, small_scratch=-0.05, deepset=-0.1)
+    gain = dict(from_scratch=0.0, fixed_backbone=0.25, fine_tuning=0.45, fine_tuning_random=0.02, fine_tuning_dapt=0.5,
+                part=0.1, small_scratch=-0.05, deepset=-0.1)
     for name in grids:
         pts = load_spec(name).points(scale)
         if name == 'paper':
@@ -71,6 +72,7 @@ def fake_runs(root: str | Path, scale: str = 'ci', sizes=(1000, 10000, 100000), 
             q = 0.15 * math.log10(p['n_train']) + gain[p['strategy']] * (1 - 0.12 * math.log10(p['n_train']))
             if 'unfreeze_epoch' in p and name == 'ablation_unfreeze': q -= 0.3 * (p['unfreeze_epoch'] / p['epochs'] - 0.6) ** 2
             if p.get('n_gpt_layers'): q -= 0.05 * (3 - p['n_gpt_layers'])
+            if p.get('backbone_corpus'): q -= 0.1 * (1 - p['backbone_corpus'])
             q = float(np.clip(q + rng.normal(0, 0.02), 0.05, 1.0))
             m = {}
             if physics:                                 # predictions + metrics from them (slower: sklearn, parquet)
@@ -86,7 +88,7 @@ def fake_runs(root: str | Path, scale: str = 'ci', sizes=(1000, 10000, 100000), 
             d.mkdir(parents=True, exist_ok=True)
             dump(p, d / 'config.json'); dump(hist, d / 'history.json')
             dump(dict(best_val_loss=hist[best]['val_loss'], best_epoch=best, wall_time_s=float(rng.uniform(5, 50)),
-                           hardware=dict(host='fixture', cpus=2, gpu=None, torch='synthetic'), **p, **m), d / 'metrics.json')
+                           hardware=dict(host='fixture', cpus=2, gpu=None, torch='synthetic'), const_val_loss=loss0 * 1.7, **p, **m), d / 'metrics.json')
             if physics: pred.to_parquet(d / 'predictions.parquet')
             (d / 'DONE').write_text('')
         dump(dict(grid=name, scale=scale, points=ids, synthetic=True), root / f'grid-{name}-{scale}.json')
@@ -419,7 +421,7 @@ def size_axis(ax, sizes):
                         for n in sizes])
     ax.xaxis.set_minor_formatter(NullFormatter()); ax.set_xlabel('training jets')
 
-def figure_inputs(results_dir=None, fig_dir=None, scale=None, grids=('paper', 'ablation_unfreeze', 'ablation_layers'),
+def figure_inputs(results_dir=None, fig_dir=None, scale=None, grids=('paper', 'ablation_unfreeze', 'ablation_layers', 'ablation_corpus'),
                   physics: bool = True):
     "(df, results_dir, fig_dir, synthetic) for a figure notebook's parameters (see above)."
     from taufm_nb.core import current_scale
@@ -438,6 +440,7 @@ FIGURE_NOTEBOOKS = ('42_fig4_loss_vs_size.ipynb', '43_fig5_physics.ipynb', '44_f
 TOKENIZER_NOTEBOOK = '11_tokenizer_figures.ipynb'   # Figs. 2, 3: needs the tokenizer and data, not the grid's runs
 GENERATION_NOTEBOOK = '21_generated_jets.ipynb'     # jets sampled from the backbone vs training jets
 STANDIN_NOTEBOOK = '07_standin.ipynb'               # the stand-in against published numbers (its own events)
+TRANSFER_NOTEBOOK = '47_transfer.ipynb'             # token quality, next-token loss, linear probes: transfer.json
 STANDIN_EVENTS = dict(ci=(1200, 3000), mini=(10_000, 10_000), paper=(50_000, 50_000))   # (Z -> tau tau, Z -> q qbar)
 
 def write_tables(results_dir: str | Path, out: str | Path, scale: str | None = None) -> dict:
@@ -516,6 +519,9 @@ def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dic
             fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
     if (workdir / 'backbone').exists():     # generated vs training jets: the chain's backbone and tokenizer
         st[GENERATION_NOTEBOOK] = run_figure_notebook(GENERATION_NOTEBOOK, dict(
+            scale=scale, workdir=str(workdir), fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
+    if (workdir / 'backbone').exists():     # does pretraining transfer? (the chain's tokenizer and backbone)
+        st[TRANSFER_NOTEBOOK] = run_figure_notebook(TRANSFER_NOTEBOOK, dict(
             scale=scale, workdir=str(workdir), fig_dir=str(get_paths().figures)), workdir / 'results', kernel)
     nz, nq = STANDIN_EVENTS.get(scale, STANDIN_EVENTS['ci'])     # validation of the stand-in, with the sensitivity scan
     st[STANDIN_NOTEBOOK] = run_figure_notebook(STANDIN_NOTEBOOK, dict(

@@ -6,7 +6,7 @@ import pytest
 from conftest import taufm_cmd
 
 TASKS = ('tau_id', 'pt', 'decay_mode')
-STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'part', 'small_scratch', 'deepset')
+STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'part', 'small_scratch', 'deepset')
 TINY = dict(n_train=40, epochs=2, unfreeze_epoch=1, batch_size=40, device='cpu', scale='ci')
 OUTPUTS = ('config.json', 'history.json', 'metrics.json', 'predictions.parquet', 'best.pt', 'run.ipynb', 'loss.png', 'DONE')
 TASK_PLOT = {'tau_id': 'roc.png', 'pt': 'pt_response.png', 'decay_mode': 'confusion.png'}
