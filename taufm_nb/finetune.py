@@ -18,12 +18,12 @@ from .metrics import task_metrics
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'SCALE_DEFAULTS', 'PRESET_OF_SCALE', 'REQUIRED',
-           'TokenModel', 'backbone_trainable', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset',
-           'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop', 'fit', 'ExperimentConfig',
-           'toy_assets', 'ci_assets', 'chain_assets', 'resolve_assets', 'describe_assets', 'data_files', 'prepare',
-           'constant_loss', 'test_outputs', 'plot_run', 'n_params', 'write_run', 'finish_run', 'run_in_process',
-           'template_path', 'run_experiment', 'papermill_output', 'tell', 'link_notebook', 'finetune_params',
-           'cli_finetune']
+           'TokenModel', 'backbone_trainable', 'start_at_reco_jet', 'build_model', 'targets', 'n_codes_of',
+           'tokenize_jets', 'make_dataset', 'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop',
+           'fit', 'ExperimentConfig', 'toy_assets', 'ci_assets', 'chain_assets', 'resolve_assets', 'describe_assets',
+           'data_files', 'prepare', 'constant_loss', 'test_outputs', 'plot_run', 'n_params', 'write_run', 'finish_run',
+           'run_in_process', 'template_path', 'run_experiment', 'papermill_output', 'tell', 'link_notebook',
+           'finetune_params', 'cli_finetune']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
 STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt')
@@ -61,6 +61,13 @@ def backbone_trainable(strategy: str, epoch: int, unfreeze_epoch: int = 0) -> bo
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {ALL_STRATEGIES}")
 
 # %% ../nbs/32_finetune.ipynb #62a3fd2b
+def start_at_reco_jet(model: nn.Module) -> nn.Module:
+    "pT regression: zero the output layer, so the untrained model predicts log(pT_vis / pT_jet) = 0, i.e. the raw reco jet."
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    if last.out_features != 1: raise ValueError(f"start_at_reco_jet: the last Linear of {type(model).__name__} has {last.out_features} outputs, not 1")
+    nn.init.zeros_(last.weight); nn.init.zeros_(last.bias)
+    return model
+
 def build_model(strategy: str, task: str, backbone: nn.Module | None = None, head_cfg: HeadConfig | None = None,
                 n_gpt_layers: int = 0, n_features: int = 10, preset: str = 'paper', vocab_size: int | None = None) -> nn.Module:
     "The model of one experiment: `model(batch) -> out` (see CONTRIBUTING). Seed the RNG before calling."
@@ -68,7 +75,8 @@ def build_model(strategy: str, task: str, backbone: nn.Module | None = None, hea
     if strategy in BASELINES:
         try: from taufm_nb.baselines import build_baseline
         except ImportError: raise RuntimeError(f"strategy {strategy!r} needs taufm_nb.baselines, which is not built yet") from None
-        return build_baseline(strategy, task, n_features, preset, vocab_size=vocab_size)
+        m = build_baseline(strategy, task, n_features, preset, vocab_size=vocab_size)
+        return start_at_reco_jet(m) if task == 'pt' else m
     if strategy not in STRATEGIES: raise ValueError(f"unknown strategy {strategy!r}; choose one of {ALL_STRATEGIES}")
     if backbone is None: raise ValueError(f"strategy {strategy!r} needs a backbone (its architecture, and weights unless from_scratch)")
     n_layer = len(backbone.blocks)
@@ -78,6 +86,7 @@ def build_model(strategy: str, task: str, backbone: nn.Module | None = None, hea
     if n_gpt_layers: bb.blocks = nn.ModuleList(list(bb.blocks)[:n_gpt_layers])
     head_cfg = (head_cfg or HeadConfig.preset(preset)).replace(n_in=backbone.cfg.n_embd)
     model = TokenModel(bb.train(), Head(head_cfg, task))
+    if task == 'pt': start_at_reco_jet(model.head)
     return model.freeze_backbone(strategy == 'fixed_backbone')
 
 # %% ../nbs/32_finetune.ipynb #cd1891a5
@@ -377,13 +386,12 @@ def resolve_assets(p: ExperimentConfig) -> dict:
         default = ci_assets(); origin = f"{default['workdir']} (built once for ci runs: no complete {chain_assets('ci', False)['workdir']})"
     else:
         default = chain_assets(p.scale, complete=False); origin = f"the {p.scale} chain {default['workdir']}"
-    if default.get('workdir') and not p.backbone:           # the chain's other backbones, by name
-        wd = Path(default['workdir'])
-        if p.strategy == 'fine_tuning_dapt': default = {**default, 'backbone': wd / 'backbone-ee'}
-        elif p.backbone_corpus < 1: default = {**default, 'backbone': wd / f'backbone-corpus{p.backbone_corpus:g}'}
     out = {}
     for k, needed in need.items():
         v = getattr(p, k) or default.get(k)
+        if k == 'backbone' and v and Path(v).name == 'backbone':   # a chain's pp backbone: its siblings by name
+            if p.strategy == 'fine_tuning_dapt': v = Path(v).parent / 'backbone-ee'
+            elif p.backbone_corpus < 1: v = Path(v).parent / f'backbone-corpus{p.backbone_corpus:g}'
         if needed and not any(c in str(v) for c in '*?[') and not Path(v).exists():
             raise FileNotFoundError(f"{k} {str(v)!r} does not exist (give --{k} or build the {p.scale} chain first: "
                                     f"taufm reproduce --scale {p.scale})")
