@@ -84,6 +84,7 @@ def build_model(strategy: str, task: str, backbone: nn.Module | None = None, hea
         raise ValueError(f"n_gpt_layers={n_gpt_layers} but the backbone has {n_layer} GPT blocks (0 = all)")
     bb = type(backbone)(backbone.cfg) if strategy in ('from_scratch', 'fine_tuning_random') else copy.deepcopy(backbone)
     if n_gpt_layers: bb.blocks = nn.ModuleList(list(bb.blocks)[:n_gpt_layers])
+    if isinstance(getattr(bb, 'head', None), nn.Linear): bb.head = nn.Identity()   # the next-token head: pretraining only
     head_cfg = (head_cfg or HeadConfig.preset(preset)).replace(n_in=backbone.cfg.n_embd)
     model = TokenModel(bb.train(), Head(head_cfg, task))
     if task == 'pt': start_at_reco_jet(model.head)
