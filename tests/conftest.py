@@ -13,3 +13,16 @@ def taufm_cmd():
     "The taufm console script of this environment."
     exe = Path(sys.executable).parent / 'taufm'
     return [str(exe)] if exe.exists() else [sys.executable, '-c', 'import sys; from taufm_nb.cli import main; sys.exit(main())']
+
+@pytest.fixture(autouse=True)
+def _serialise_group(request):
+    """Tests marked `xdist_group(NAME)` never run at the same time on two xdist workers: with pytest 9 the xdist
+    `loadgroup` scheduling no longer keeps a group on one worker, so an exclusive file lock per group does it."""
+    m = request.node.get_closest_marker('xdist_group')
+    if m is None or not m.args:
+        yield; return
+    import fcntl, tempfile
+    with open(Path(tempfile.gettempdir()) / f'taufm-test-group-{m.args[0]}.lock', 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
