@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_backbone.ipynb #5b5c4b04
 from __future__ import annotations
-import argparse, json, math, os, pickle, sys, time
+import argparse, hashlib, json, math, os, pickle, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -12,15 +12,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (Config, ConfigError, check_saved, at_scale, atomic_path, get_device, get_paths, load_json, run_info,
-                           save_json, seed_everything)
+from .core import (Config, ConfigError, check_saved, at_scale, atomic_path, get_device, get_paths, in_test, load_json, run_info,
+                           save_json, save_safetensors, save_torch, seed_everything)
 
 # %% auto #0
-__all__ = ['PAD', 'BACKBONE_FORMAT', 'BACKBONE_VERSION', 'PRESET_NAMES', 'BackboneConfig', 'Block', 'Backbone', 'count_params',
-           'save_backbone', 'load_backbone', 'RefAttention', 'RefFF', 'RefBlock', 'RefGPT', 'RefHead', 'RefLM',
-           'import_omnijet', 'toy_tokens', 'unigram_entropy', 'write_token_file', 'read_tokens', 'make_optimizer',
-           'PretrainConfig', 'lr_factor', 'evaluate', 'pretrain', 'cli_pretrain', 'run_stage', 'generate',
-           'jet_observables', 'binned_kl', 'compare_jets', 'cli_sample', 'bench']
+__all__ = ['PAD', 'BACKBONE_FORMAT', 'BACKBONE_VERSION', 'PRESET_NAMES', 'CORPUS_FRACTIONS', 'EE_CORPUS_TOKENS', 'EVAL_JETS',
+           'BackboneConfig', 'Block', 'Backbone', 'count_params', 'save_backbone', 'load_backbone', 'RefAttention',
+           'RefFF', 'RefBlock', 'RefGPT', 'RefHead', 'RefLM', 'import_omnijet', 'toy_tokens', 'unigram_entropy',
+           'write_token_file', 'read_tokens', 'make_optimizer', 'PretrainConfig', 'lr_factor', 'evaluate',
+           'split_train_val', 'weights_sha256', 'pretrain', 'cli_pretrain', 'next_token_report', 'eval_sequences',
+           'run_stage', 'generate', 'jet_observables', 'binned_kl', 'compare_jets', 'cli_sample', 'bench']
 
 # %% ../nbs/20_backbone.ipynb #40aa21e8
 PAD = -1  # padding value of token sequences (as in taufm_nb.tokenizer)
@@ -158,11 +159,10 @@ BACKBONE_FORMAT, BACKBONE_VERSION = 'taufm-backbone', 1
 
 def save_backbone(model: Backbone, dir: str | Path, extra: dict | None = None) -> Path:
     "Write `model` to `dir/backbone.safetensors` + `dir/backbone.json` (safe, versioned, atomic)."
-    from safetensors.torch import save_file
     model = getattr(model, 'module', model)            # unwrap DistributedDataParallel
     dir = Path(dir); dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(dir / 'backbone.safetensors') as tmp: save_file(state, str(tmp))
+    save_safetensors(state, dir / 'backbone.safetensors')            # canonical header: same weights, same bytes
     save_json({'format': BACKBONE_FORMAT, 'version': BACKBONE_VERSION, 'config': model.cfg.to_dict(),
                **({'extra': extra} if extra else {})}, dir / 'backbone.json')
     return dir
@@ -408,6 +408,8 @@ class PretrainConfig(Config):
     val_fraction: float = 0.05                         # held-out jets for the validation loss
     max_jets: int | None = None                        # use only the first N jets (None: all; paper 20M)
     seed: int = 0
+    corpus_fraction: float = 1.0                       # train on this fraction of the training jets (corpus-size ablation, ours)
+    dapt_epochs: int = 2                               # epochs of the continued pretraining on the e+e- corpus (backbone-ee, ours)
 
     # small (mini scale, ~10k pp jets): AdamW with small batches takes enough steps to learn in minutes; Ranger at
     # lr 1e-3, batch 128, 3 epochs stayed above the unigram entropy (val loss 6.63 vs 6.47; AdamW: 4.8 after 1 epoch)
@@ -421,6 +423,9 @@ class PretrainConfig(Config):
         if self.max_jets is not None and self.max_jets < 1:
             raise ConfigError(f"PretrainConfig: max_jets must be >= 1 (None: all jets), got {self.max_jets}")
         if not 0 < self.val_fraction < 1: raise ConfigError(f"PretrainConfig: val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not 0 < self.corpus_fraction <= 1:
+            raise ConfigError(f"PretrainConfig: corpus_fraction must be in (0, 1], got {self.corpus_fraction}")
+        if self.dapt_epochs < 1: raise ConfigError(f"PretrainConfig: dapt_epochs must be >= 1, got {self.dapt_epochs}")
 
 def lr_factor(step: int, total: int, warmup: int, min_frac: float) -> float:
     "Linear warm-up over `warmup` steps, then cosine from 1 to `min_frac` at `total`."
@@ -462,11 +467,24 @@ def evaluate(model: Backbone, tokens, tok_mask, batch_size: int = 512, device: s
     return tot, n
 
 # %% ../nbs/20_backbone.ipynb #a5980eb8
+def split_train_val(n: int, cfg: PretrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    "(validation, training) jet indices of `pretrain`: a permutation seeded by `cfg.seed`; training cut to `corpus_fraction`."
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
+    n_val = max(1, int(round(cfg.val_fraction * n)))
+    val, tr = perm[:n_val], perm[n_val:]
+    return val, tr[:max(1, int(round(cfg.corpus_fraction * len(tr))))] if len(tr) else tr
+
+def weights_sha256(dir: str | Path) -> str:
+    "SHA-256 of the weights file of a saved backbone (names the exact weights a continued pretraining started from)."
+    return hashlib.sha256((Path(dir) / 'backbone.safetensors').read_bytes()).hexdigest()
+
 def pretrain(tokens, tok_mask, model_cfg: BackboneConfig, cfg: PretrainConfig, out: str | Path,
-             device: str | None = None, progress: bool = True, stop_after_epochs: int | None = None) -> dict:
+             device: str | None = None, progress: bool = True, stop_after_epochs: int | None = None,
+             init_from: str | Path | None = None) -> dict:
     """Pretrain a `Backbone` by next-token prediction; checkpoints into `out`, resumes from `out/ckpt.pt`.
-    Writes `out/backbone.*`, `history.json`, `metrics.json` and `DONE` when finished. `stop_after_epochs`
-    returns early (like a kill between epochs) — for tests."""
+    Writes `out/backbone.*`, `history.json`, `metrics.json` and `DONE` when finished. `init_from`: a saved backbone
+    whose weights are the starting point (continued pretraining) instead of a random initialisation.
+    `stop_after_epochs` returns early (like a kill between epochs) — for tests."""
     from tqdm.auto import tqdm
     out = Path(out); rank, world, local = _dist_env()
     ddp = world > 1
@@ -484,12 +502,17 @@ def pretrain(tokens, tok_mask, model_cfg: BackboneConfig, cfg: PretrainConfig, o
     hi = int(tokens[tok_mask].max())
     if hi >= model_cfg.vocab_size: raise ValueError(f"token id {hi} >= vocab_size {model_cfg.vocab_size}")
     N = len(tokens)
-    perm = torch.randperm(N, generator=torch.Generator().manual_seed(cfg.seed))
-    n_val = max(1, int(round(cfg.val_fraction * N)))
-    val, tr = perm[:n_val], perm[n_val:]
+    val, tr = split_train_val(N, cfg)             # the same validation jets for every corpus_fraction
     if len(tr) < 1: raise ValueError(f"only {N} jets: nothing left to train on after the validation split")
     seed_everything(cfg.seed)
     model = Backbone(model_cfg).to(device)
+    init = None
+    if init_from is not None:
+        base = load_backbone(init_from)
+        if base.cfg != model_cfg:
+            raise ValueError(f"{init_from}: backbone of another shape ({base.cfg.to_dict()}) than {model_cfg.to_dict()}")
+        model.load_state_dict(base.state_dict()); del base
+        init = {'from': str(init_from), 'sha256': weights_sha256(init_from)}
     opt, inner = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
     steps_per_epoch = len(_batches(len(tr), cfg, 0, rank, world))
     total = cfg.epochs * steps_per_epoch
@@ -502,6 +525,9 @@ def pretrain(tokens, tok_mask, model_cfg: BackboneConfig, cfg: PretrainConfig, o
         if st['model_cfg'] != model_cfg.to_dict() or st['cfg'] != cfg.to_dict():
             raise ValueError(f"{ck}: checkpoint of a different configuration; use another --out or delete it.\n"
                              f"  checkpoint: {st['model_cfg']} {st['cfg']}\n  now:        {model_cfg.to_dict()} {cfg.to_dict()}")
+        if (st.get('init') or {}).get('sha256') != (init or {}).get('sha256'):
+            raise ValueError(f"{ck}: checkpoint of a run that started from other weights ({st.get('init')}, now {init}); "
+                             f"use another --out or delete it")
         model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); sched.load_state_dict(st['sched'])
         torch.set_rng_state(st['rng'].cpu()); start, history = st['epoch'] + 1, st['history']
         if rank == 0: print(f"[pretrain] resuming from {ck} after epoch {st['epoch']}")
@@ -536,15 +562,17 @@ def pretrain(tokens, tok_mask, model_cfg: BackboneConfig, cfg: PretrainConfig, o
         if rank == 0:
             if progress: print(f"[pretrain] epoch {epoch}: train {row['train_loss']:.4f}  val {row['val_loss']:.4f}  "
                                f"{row['tokens_per_s']:.0f} tokens/s", flush=True)
-            with atomic_path(ck) as tmp:
-                torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
-                            'rng': torch.get_rng_state(), 'epoch': epoch, 'history': history,
-                            'model_cfg': model_cfg.to_dict(), 'cfg': cfg.to_dict()}, tmp)
+            save_torch({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
+                        'rng': torch.get_rng_state(), 'epoch': epoch, 'history': history,
+                        'model_cfg': model_cfg.to_dict(), 'cfg': cfg.to_dict(), 'init': init}, ck)   # same bytes per state
         if ddp: torch.distributed.barrier()
     metrics = dict(final_val_loss=history[-1]['val_loss'], best_val_loss=min(h['val_loss'] for h in history),
                    best_epoch=min(history, key=lambda h: h['val_loss'])['epoch'], n_train=len(tr), n_val=len(val),
                    unigram_entropy=unigram_entropy(tokens[val], tok_mask[val]), world_size=world,
                    wall_time_s=time.time() - t_start, hardware=run_info(), model=model_cfg.to_dict(), **cfg.to_dict())
+    if init is not None:                        # where the continued pretraining started: its weights and their loss here
+        vs0, vn0 = evaluate(load_backbone(init_from, device), tokens[val], tok_mask[val], device=device)
+        metrics.update(init_from=init['from'], init_sha256=init['sha256'], init_val_loss=vs0 / max(vn0, 1))
     if rank == 0:
         save_backbone(model, out)
         save_json(history, out / 'history.json'); save_json(metrics, out / 'metrics.json')
@@ -578,23 +606,77 @@ def cli_pretrain(argv: list[str]) -> int:
     if _dist_env()[0] == 0: print(f"[pretrain] done: val loss {res['final_val_loss']:.4f} -> {a.out}")
     return 0
 
+CORPUS_FRACTIONS = (0.1, 0.3)              # pretraining-corpus-size ablation: backbone-corpus<f>/ (1.0 is backbone/)
+EE_CORPUS_TOKENS = 'ee-corpus.parquet'     # the unlabeled e+e- corpus, tokenized (taufm_nb.tokenizer.run_stage)
+EVAL_JETS = {'ci': 2000, 'mini': 4000, 'paper': 20000}   # tau and q/g jets per sample in next_token.json
+
+def next_token_report(model: Backbone, samples: dict, device: str = 'cpu') -> dict:
+    "Per sample (name -> (tokens, tok_mask)): mean next-token loss (nats), unigram entropy of the same sequences, targets."
+    out = {}
+    for name, (t, m) in samples.items():
+        tot, n = evaluate(model, t, m, device=device)
+        out[name] = dict(next_token_loss=tot / max(n, 1), unigram_entropy=unigram_entropy(t, m), n_jets=len(t), n_targets=n)
+    return out
+
+def eval_sequences(workdir: str | Path, scale: str, cfg: PretrainConfig) -> dict:
+    "Token sequences the chain's backbones are judged on: pp = backbone/'s validation jets, tau and q/g task jets."
+    from taufm_nb.tokenizer import load_tokens
+    from taufm_nb.dataset import select_jets
+    workdir = Path(workdir); out = {}
+    pp = [f for f in (workdir / 'tokens' / f'{p}.parquet' for p in ('pp-qcd', 'pp-ttbar')) if f.exists()]
+    if pp:
+        t, m = read_tokens(pp, max_jets=cfg.max_jets)
+        val, _ = split_train_val(len(t), cfg); out['pp'] = _cut(t[val], m[val])
+    for name, proc, task in (('tau', 'ztautau', 'decay_mode'), ('qg', 'qq', 'tau_id')):
+        f = workdir / 'tokens' / f'{proc}.parquet'
+        if not f.exists(): continue
+        t, m, tab = load_tokens(f)
+        keep = np.flatnonzero(select_jets(task, np.asarray(tab['jet_pt']), np.asarray(tab['label'])))[:at_scale(scale, **EVAL_JETS)]
+        if len(keep): out[name] = _cut(t[keep], m[keep])
+    return out
+
 def run_stage(scale: str, workdir: Path) -> dict:
-    "Chain stage: pretrain at `scale` on workdir/tokens/pp-{qcd,ttbar}.parquet into workdir/backbone/ (skips if done)."
-    workdir = Path(workdir); out = workdir / 'backbone'
-    keep = ('final_val_loss', 'unigram_entropy', 'n_train', 'wall_time_s')
-    if (out / 'DONE').exists():
-        return {'skipped': True, **{k: v for k, v in load_json(out / 'metrics.json').items() if k in keep}}
-    files = [f for f in (workdir / 'tokens' / f'{p}.parquet' for p in ('pp-qcd', 'pp-ttbar')) if f.exists()]
-    if not files: raise FileNotFoundError(f"pretrain stage: token files missing: {workdir / 'tokens'}/pp-{{qcd,ttbar}}.parquet "
-                                          f"(run the tokenize stage first)")
+    """Chain stage at `scale` (each folder skipped when it has DONE):
+    `backbone/` next-token pretraining on workdir/tokens/pp-{qcd,ttbar}.parquet (paper Sec. 3.1);
+    `backbone-ee/` backbone/ continued on workdir/tokens/ee-corpus.parquet (domain-adaptive, labels never read);
+    `backbone-corpus0.1/`, `backbone-corpus0.3/` pretrained on those fractions of the pp training jets.
+    Each folder also gets `next_token.json` (next-token loss vs unigram entropy on pp, tau and q/g sequences)."""
+    workdir = Path(workdir)
+    keep = ('final_val_loss', 'unigram_entropy', 'n_train', 'wall_time_s', 'init_val_loss')
     preset = at_scale(scale, ci='ci', mini='small', paper='paper')
     cfg = PretrainConfig.preset(preset)
-    tokens, tok_mask = read_tokens(files)
-    tok_json = workdir / 'tokenizer' / 'tokenizer.json'           # vocabulary of the tokenizer, else from the data
-    V = load_json(tok_json)['vocab_size'] if tok_json.exists() else int(tokens[tok_mask].max()) + 1
-    mcfg = BackboneConfig.preset(preset, vocab_size=V)
-    res = pretrain(tokens, tok_mask, mcfg, cfg, out, progress=True)
-    return {k: v for k, v in res.items() if k in keep}
+    runs = {'backbone': cfg, 'backbone-ee': cfg.replace(epochs=cfg.dapt_epochs),
+            **{f'backbone-corpus{f:g}': cfg.replace(corpus_fraction=f) for f in CORPUS_FRACTIONS}}
+    done = lambda name: (workdir / name / 'DONE').exists()
+    summary, pp = {}, None
+    if not all(done(n) for n in runs if n != 'backbone-ee'):
+        files = [f for f in (workdir / 'tokens' / f'{p}.parquet' for p in ('pp-qcd', 'pp-ttbar')) if f.exists()]
+        if not files: raise FileNotFoundError(f"pretrain stage: token files missing: {workdir / 'tokens'}/pp-{{qcd,ttbar}}.parquet "
+                                              f"(run the tokenize stage first)")
+        pp = read_tokens(files)
+    for name, c in runs.items():
+        out = workdir / name
+        if done(name): res = {'skipped': True, **load_json(out / 'metrics.json')}
+        elif name == 'backbone-ee':
+            f = workdir / 'tokens' / EE_CORPUS_TOKENS
+            if not f.exists(): raise FileNotFoundError(f"pretrain stage: {f} missing: the tokenize stage writes it from the "
+                                                       f"e+e- corpus of the generate stage (workdir/corpus/ee/)")
+            tokens, tok_mask = read_tokens(f)
+            res = pretrain(tokens, tok_mask, load_backbone(workdir / 'backbone').cfg, c, out, progress=not in_test(),
+                           init_from=workdir / 'backbone')
+        else:
+            tok_json = workdir / 'tokenizer' / 'tokenizer.json'           # vocabulary of the tokenizer, else from the data
+            V = load_json(tok_json)['vocab_size'] if tok_json.exists() else int(pp[0][pp[1]].max()) + 1
+            res = pretrain(*pp, BackboneConfig.preset(preset, vocab_size=V), c, out, progress=not in_test())
+        summary[name] = {k: v for k, v in res.items() if k in keep + ('skipped',)}
+    seqs = None
+    for name in runs:
+        f = workdir / name / 'next_token.json'
+        if f.exists(): summary[name]['next_token'] = load_json(f)['samples']; continue
+        seqs = seqs if seqs is not None else eval_sequences(workdir, scale, cfg)
+        rep = next_token_report(load_backbone(workdir / name), seqs)
+        save_json({'samples': rep, 'scale': scale}, f); summary[name]['next_token'] = rep
+    return {**summary.pop('backbone'), **summary}
 
 # %% ../nbs/20_backbone.ipynb #afa3b612
 @torch.no_grad()

@@ -4,16 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #a8f3c301
 from __future__ import annotations
-import dataclasses, json, os, platform, random, socket, sys, tempfile, types, typing
+import dataclasses, io, json, os, platform, random, socket, sys, tempfile, types, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['SCALES', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'in_test', 'current_scale',
+__all__ = ['SCALES', 'KERNEL', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'in_test', 'current_scale',
            'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'figures_dir', 'save_figure',
-           'ConfigError', 'Config', 'run_info', 'check_saved']
+           'save_torch', 'save_safetensors', 'papermill_kernel', 'ConfigError', 'Config', 'run_info', 'check_saved']
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
@@ -138,6 +138,36 @@ def save_figure(fig, name: str, fig_dir: str | Path | None = None, dpi: int = 15
         with atomic_path(d / f'{name}.{ext}') as tmp: fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches='tight')
         out.append(d / f'{name}.{ext}')
     return out
+
+# %% ../nbs/00_core.ipynb #ff329587
+def save_torch(obj, path: str | Path) -> Path:
+    "`torch.save(obj)` to `path`, atomically, with bytes that depend only on `obj` (not on a temporary file name)."
+    import torch
+    buf = io.BytesIO(); torch.save(obj, buf)
+    with atomic_write(path, 'wb') as f: f.write(buf.getbuffer())
+    return Path(path)
+
+# %% ../nbs/00_core.ipynb #9681e4b3
+def save_safetensors(tensors: dict, path: str | Path, metadata: dict | None = None) -> Path:
+    "Write `tensors` (name -> tensor) as a safetensors file, atomically, with a canonical (sorted) header."
+    from safetensors.torch import save
+    buf = bytearray(save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata))
+    n = int.from_bytes(buf[:8], 'little')                     # 8-byte header length, JSON header, then the data
+    head = json.loads(bytes(buf[8:8 + n]))
+    canon = json.dumps(head, sort_keys=True, separators=(',', ':')).encode()
+    if len(canon) > n: raise RuntimeError(f"{path}: canonical safetensors header longer than the original")
+    buf[8:8 + n] = canon + b' ' * (n - len(canon))            # safetensors pads its header with spaces too
+    with atomic_write(path, 'wb') as f: f.write(bytes(buf))
+    return Path(path)
+
+# %% ../nbs/00_core.ipynb #cd6fbc20
+KERNEL = 'taufm'   # the project's kernel (make install: ipykernel install --sys-prefix --name taufm)
+
+def papermill_kernel(requested: str | None = None) -> str:
+    "Kernel name for papermill: `requested`, else `KERNEL` if installed, else 'python3'."
+    if requested: return requested
+    from jupyter_client.kernelspec import KernelSpecManager
+    return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else 'python3'
 
 # %% ../nbs/00_core.ipynb #a1e53113
 class ConfigError(ValueError):

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 from .core import (Config, ConfigError, atomic_path, at_scale, get_device, get_paths, load_json, run_info,
-                           save_json, seed_everything)
+                           papermill_kernel, save_json, save_torch, seed_everything)
 from .heads import TASKS, Head, HeadConfig, task_loss
 from .metrics import task_metrics
 
@@ -269,9 +269,8 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
             state.update(best_val_loss=val_loss, best_epoch=epoch,
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         if ckpt:
-            with atomic_path(ckpt) as tmp:
-                torch.save(dict(cfg=cfg.to_dict(), model=model.state_dict(), optimizer=opt.state_dict(),
-                                scheduler=sched.state_dict(), rng=_rng_state(), state=state), tmp)
+            save_torch(dict(cfg=cfg.to_dict(), model=model.state_dict(), optimizer=opt.state_dict(),
+                            scheduler=sched.state_dict(), rng=_rng_state(), state=state), ckpt)   # same state, same bytes
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f'{val_loss:.4f}')
         if on_epoch_end: on_epoch_end(epoch, rec)
         if early_stop(epoch, state['best_epoch'], cfg.unfreeze_epoch if cfg.strategy in FINE_TUNING else 0, cfg.patience):
@@ -545,9 +544,8 @@ def write_run(p: ExperimentConfig, out: Path, prep, res: dict, metrics: dict, pr
                                 epochs_run=len(res['history']), stopped_early=res.get('stopped_early', False),
                                 const_val_loss=constant_loss(p.task, prep.train['y'], prep.val['y'])), **metrics}, out / 'metrics.json')
     with atomic_path(out / 'predictions.parquet') as tmp: pq.write_table(pa.table(pred), tmp)
-    with atomic_path(out / 'best.pt') as tmp:
-        torch.save(dict(params=params, best_epoch=res['best_epoch'],
-                        state_dict={k: v.cpu() for k, v in prep.model.state_dict().items()}), tmp)
+    save_torch(dict(params=params, best_epoch=res['best_epoch'],
+                    state_dict={k: v.cpu() for k, v in prep.model.state_dict().items()}), out / 'best.pt')
     plot_run(out, p.task, res['history'], pred)
     return out
 
@@ -591,7 +589,7 @@ def run_experiment(params: dict, out_dir: str | Path, kernel: str | None = None)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / '.run.part.ipynb'
     try:
-        pm.execute_notebook(str(template_path()), str(tmp), parameters=p.to_dict(), kernel_name=kernel,
+        pm.execute_notebook(str(template_path()), str(tmp), parameters=p.to_dict(), kernel_name=papermill_kernel(kernel),
                             progress_bar=False, cwd=str(get_paths().root))
     except BaseException:
         if tmp.exists(): os.replace(tmp, out / 'run.failed.ipynb')

@@ -12,9 +12,9 @@ import awkward as ak
 from .core import at_scale, save_json, load_json, in_test
 
 # %% auto #0
-__all__ = ['PROCESSES', 'SAMPLE_KIND', 'DETECTOR', 'STAGE_EVENTS', 'pythia_settings', 'chunk_seed', 'chunk_name', 'chunk_plan',
-           'make_pythia', 'generate_events', 'detector_of', 'build_rows', 'process_chunk', 'generate', 'cli_generate',
-           'run_stage', 'bench']
+__all__ = ['PROCESSES', 'SAMPLE_KIND', 'DETECTOR', 'STAGE_EVENTS', 'CORPUS_EVENTS', 'CORPUS_SEED_OFFSET', 'pythia_settings',
+           'chunk_seed', 'chunk_name', 'chunk_plan', 'make_pythia', 'generate_events', 'detector_of', 'sample_of',
+           'build_rows', 'process_chunk', 'generate', 'cli_generate', 'corpus_dir', 'run_stage', 'bench']
 
 # %% ../nbs/01_generate.ipynb #4dd845d7
 _EE = ['Beams:idA = 11', 'Beams:idB = -11', 'Beams:eCM = 380.', 'PDF:lepton = on']   # ISR as the real cards
@@ -81,8 +81,18 @@ def detector_of(process: str, detector=None):
     from taufm_nb.detector import detector_config
     return detector_config(detector if detector is not None else DETECTOR[PROCESSES[process][0]])
 
-def build_rows(process: str, events: ak.Array, seed: int, timings: dict | None = None, detector=None):
-    "Detector + clustering/matching for `events`: Fu-tau-re rows (e+e-) or a dict of JetClass branches (pp)."
+def sample_of(process: str, sample: str | None = None) -> str | None:
+    "Which reco jets an e+e- sample keeps: `sample` ('all', 'signal', 'background'), else SAMPLE_KIND; None for pp."
+    if PROCESSES[process][0] == 'pp':
+        if sample not in (None, 'all'): raise ValueError(f"sample={sample!r}: pp samples keep every jet in the JetClass window")
+        return None
+    if sample is None: return SAMPLE_KIND[process]
+    if sample not in ('all', 'signal', 'background'):
+        raise ValueError(f"sample must be 'all', 'signal' or 'background', got {sample!r}")
+    return sample
+
+def build_rows(process: str, events: ak.Array, seed: int, timings: dict | None = None, detector=None, sample=None):
+    "Detector + clustering/matching for `events`: Fu-tau-re rows (e+e-; `sample_of` says which jets) or JetClass branches (pp)."
     from taufm_nb.detector import simulate
     from taufm_nb.matching import match_events, futaure_columns, jetclass_branches
     t = timings if timings is not None else {}
@@ -91,17 +101,18 @@ def build_rows(process: str, events: ak.Array, seed: int, timings: dict | None =
     if PROCESSES[process][0] == 'pp':
         out = jetclass_branches(events, reco, top_only=process == 'pp-ttbar')
     else:
-        out = futaure_columns(match_events(events, reco), SAMPLE_KIND[process])
+        out = futaure_columns(match_events(events, reco), sample_of(process, sample))
     t['matching'] = time.perf_counter() - t0
     return out
 
-def process_chunk(process: str, seed: int, chunk: int, n_events: int, out_dir: str | Path, detector=None) -> dict:
+def process_chunk(process: str, seed: int, chunk: int, n_events: int, out_dir: str | Path, detector=None,
+                  sample: str | None = None) -> dict:
     "Generate, simulate, match and write chunk `chunk` of sample (`process`, `seed`); returns a summary."
     from taufm_nb.io import write_futaure, write_jetclass
     path = Path(out_dir) / chunk_name(process, seed, chunk)
     s = chunk_seed(process, seed, chunk); t = {}
     t0 = time.perf_counter(); events = generate_events(process, n_events, s); t['pythia'] = time.perf_counter() - t0
-    out = build_rows(process, events, s, t, detector)
+    out = build_rows(process, events, s, t, detector, sample)
     t0 = time.perf_counter()
     if PROCESSES[process][0] == 'pp': write_jetclass(out, path); n_jets = len(out['jet_pt'])
     else: write_futaure(out, path, allow_extra=True); n_jets = len(out)
@@ -110,14 +121,15 @@ def process_chunk(process: str, seed: int, chunk: int, n_events: int, out_dir: s
 
 # %% ../nbs/01_generate.ipynb #a923c349
 def generate(process: str, n_events: int, seed: int, out: str | Path, workers: int = 1, chunk_size: int = 1000,
-             progress: bool = True, detector=None) -> dict:
+             progress: bool = True, detector=None, sample: str | None = None) -> dict:
     "Generate `n_events` of `process` into folder `out` as chunk files; resumable; returns a summary."
     if process not in PROCESSES: raise KeyError(f"unknown process {process!r}; choose one of {list(PROCESSES)}")
     plan = chunk_plan(n_events, chunk_size)                     # every argument is checked before anything is written
     pythia_settings(process, seed)
     det = detector_of(process, detector).to_dict()
+    sample = sample_of(process, sample)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    meta = dict(process=process, seed=seed, chunk_size=chunk_size)
+    meta = dict(process=process, seed=seed, chunk_size=chunk_size, **({'sample': sample} if sample else {}))
     mfile = out / f'generation_{process}_{seed}.json'
     if mfile.exists():
         old = load_json(mfile)
@@ -128,6 +140,9 @@ def generate(process: str, n_events: int, seed: int, out: str | Path, workers: i
             diff = sorted(k for k in det if old['detector'].get(k) != det[k])
             raise ValueError(f"{mfile}: sample was started with another detector (differs in {diff}); "
                              f"use the same detector to resume or another folder")
+        if old.get('sample', sample_of(process)) != sample:           # files written before `sample` was recorded: the default
+            raise ValueError(f"{mfile}: sample was started keeping {old.get('sample', sample_of(process))!r} jets, not "
+                             f"{sample!r}; use the same sample to resume or another folder")
     save_json({**meta, 'n_events': n_events, 'settings': pythia_settings(process, 1)[:-3], 'detector': det}, mfile)
     todo = [k for k in range(len(plan)) if not (out / chunk_name(process, seed, k)).exists()]
     for k in todo:                                   # temporary files a killed run left behind (never read as data)
@@ -137,10 +152,10 @@ def generate(process: str, n_events: int, seed: int, out: str | Path, workers: i
                disable=not progress)
     done, t0 = [], time.time()
     if workers <= 1 or len(todo) <= 1:
-        for k in todo: done.append(process_chunk(process, seed, k, plan[k], out, det)); bar.update()
+        for k in todo: done.append(process_chunk(process, seed, k, plan[k], out, det, sample)); bar.update()
     else:
         with ProcessPoolExecutor(min(workers, len(todo))) as pool:
-            futs = [pool.submit(process_chunk, process, seed, k, plan[k], out, det) for k in todo]
+            futs = [pool.submit(process_chunk, process, seed, k, plan[k], out, det, sample) for k in todo]
             for f in as_completed(futs): done.append(f.result()); bar.update()
     bar.close()
     summary = dict(**meta, n_events=n_events, n_chunks=len(plan), generated_chunks=len(done),
@@ -149,7 +164,7 @@ def generate(process: str, n_events: int, seed: int, out: str | Path, workers: i
 
 # %% ../nbs/01_generate.ipynb #7853bc7e
 def cli_generate(argv: list[str]) -> int:
-    "taufm generate --process P --n-events N --seed S --out DIR [--workers K] [--chunk-size C] [--detector D]"
+    "taufm generate --process P --n-events N --seed S --out DIR [--workers K] [--chunk-size C] [--detector D] [--sample S]"
     ap = argparse.ArgumentParser(prog='taufm generate', description='Generate events with Pythia 8 + detector + '
                                  'matching into chunk files in the Fu-tau-re (e+e-) or JetClass (pp) format.')
     ap.add_argument('--process', required=True, choices=list(PROCESSES))
@@ -160,8 +175,11 @@ def cli_generate(argv: list[str]) -> int:
     ap.add_argument('--chunk-size', type=int, default=1000, help='events per chunk file')
     ap.add_argument('--detector', default=None, help="detector preset (clicdet, ideal, perfect) or a saved "
                     "DetectorConfig .json; default: clicdet for e+e-, ideal for pp")
+    ap.add_argument('--sample', default=None, choices=('all', 'signal', 'background'),
+                    help="e+e- reco jets to keep: all (an unlabeled corpus), signal (tau jets), background (labels "
+                    "dropped); default: signal for ztautau and zh, background for qq")
     a = ap.parse_args(argv)
-    try: s = generate(a.process, a.n_events, a.seed, a.out, a.workers, a.chunk_size, detector=a.detector)
+    try: s = generate(a.process, a.n_events, a.seed, a.out, a.workers, a.chunk_size, detector=a.detector, sample=a.sample)
     except (ValueError, KeyError) as e:
         print(f"taufm generate: {e}", file=sys.stderr); return 2
     print(json.dumps(s)); return 0
@@ -172,16 +190,31 @@ STAGE_EVENTS = {  # events per process and scale
     'mini':  {'ztautau': 20_000, 'zh': 4_000, 'qq': 5_000, 'pp-qcd': 6_000, 'pp-ttbar': 8_000},
     'paper': {'ztautau': 2_000_000, 'zh': 2_000_000, 'qq': 1_000_000, 'pp-qcd': 5_000_000, 'pp-ttbar': 5_000_000},
 }
+CORPUS_EVENTS = {  # events of the unlabeled e+e- corpus (every reco jet kept) per process and scale
+    'ci':    {'ztautau': 1_000, 'qq': 150},      # ~5 s; with 150 ztautau events tau tokens are no better than pp ones
+    'mini':  {'ztautau': 8_000, 'qq': 4_000},
+    'paper': {'ztautau': 1_000_000, 'qq': 1_000_000},
+}
+CORPUS_SEED_OFFSET = 1000   # the corpus seed is the chain's seed + 1000: no event in common with the task samples
+
+def corpus_dir(workdir: str | Path, process: str) -> Path:
+    "Folder of the unlabeled e+e- corpus of `process`: workdir/corpus/ee/<process>/ (outside workdir/data on purpose)."
+    return Path(workdir) / 'corpus' / 'ee' / process
 
 def run_stage(scale: str, workdir: Path, seed: int = 1, workers: int | None = None) -> dict:
-    "Generate all samples of the chain at `scale` under `workdir/data/<process>/` (finished chunks are skipped)."
+    "Generate the chain's samples at `scale` under `workdir/data/<process>/` and the e+e- corpus under `workdir/corpus/ee/`."
     sizes = at_scale(scale, **STAGE_EVENTS)
     workers = workers or (1 if scale == 'ci' else os.cpu_count() or 1)
     chunk = at_scale(scale, ci=100, mini=1000, paper=2000)
+    keep = ('n_events', 'n_chunks', 'generated_chunks', 'n_jets_new')
     out = {}
     for proc, n in sizes.items():
         s = generate(proc, n, seed, Path(workdir) / 'data' / proc, workers, chunk, progress=not in_test())
-        out[proc] = {k: s[k] for k in ('n_events', 'n_chunks', 'generated_chunks', 'n_jets_new')}
+        out[proc] = {k: s[k] for k in keep}
+    for proc, n in at_scale(scale, **CORPUS_EVENTS).items():
+        s = generate(proc, n, seed + CORPUS_SEED_OFFSET, corpus_dir(workdir, proc), workers, chunk,
+                     progress=not in_test(), sample='all')
+        out[f'corpus/{proc}'] = {k: s[k] for k in keep}
     return out
 
 # %% ../nbs/01_generate.ipynb #65044c3a

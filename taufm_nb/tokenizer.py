@@ -11,16 +11,18 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (Config, ConfigError, check_saved, at_scale, atomic_path, get_device, get_paths, load_json,
-                           run_info, save_json, seed_everything)
+from .core import (Config, ConfigError, check_saved, at_scale, atomic_path, get_device, get_paths, in_test, load_json,
+                           run_info, save_json, save_safetensors, save_torch, seed_everything)
 
 # %% auto #0
-__all__ = ['PID_FEATURES', 'PAD', 'FORMAT', 'FORMAT_VERSION', 'CKPT_VERSION', 'JET_COLUMNS', 'PRESET_OF_SCALE',
-           'PRETRAIN_SAMPLES', 'TOKENIZE_SAMPLES', 'TokenizerConfig', 'preprocess', 'postprocess', 'train_mask',
-           'toy_jets', 'nearest_code', 'nearest_code_cdist', 'VectorQuantizer', 'NormFormerBlock', 'Tokenizer',
-           'codes_to_tokens', 'tokens_to_codes', 'save_tokenizer', 'load_tokenizer', 'Lookahead', 'make_optimizer',
-           'reset_rows', 'residual_summary', 'codebook_usage', 'evaluate', 'load_checkpoint', 'train_tokenizer',
-           'cli_train_tokenizer', 'tokens_table', 'write_tokens', 'load_tokens', 'cli_tokenize', 'run_stage', 'bench']
+__all__ = ['PID_FEATURES', 'PAD', 'FORMAT', 'FORMAT_VERSION', 'CKPT_VERSION', 'EE_SOURCES', 'JET_COLUMNS', 'PRESET_OF_SCALE',
+           'PRETRAIN_SAMPLES', 'TOKENIZE_SAMPLES', 'CORPUS_SAMPLES', 'EE_CORPUS_TOKENS', 'TRAIN_JETS', 'QUALITY_JETS',
+           'TokenizerConfig', 'preprocess', 'postprocess', 'train_mask', 'toy_jets', 'nearest_code',
+           'nearest_code_cdist', 'VectorQuantizer', 'NormFormerBlock', 'Tokenizer', 'codes_to_tokens',
+           'tokens_to_codes', 'save_tokenizer', 'load_tokenizer', 'Lookahead', 'make_optimizer', 'reset_rows',
+           'residual_summary', 'codebook_usage', 'evaluate', 'load_checkpoint', 'split_jets', 'epoch_batches',
+           'train_tokenizer', 'cli_train_tokenizer', 'tokens_table', 'write_tokens', 'load_tokens', 'cli_tokenize',
+           'corpus_paths', 'training_jets', 'unlabeled', 'quality_report', 'run_stage', 'quality_table', 'bench']
 
 # %% ../nbs/10_tokenizer.ipynb #3b1d1b22
 try:
@@ -68,13 +70,16 @@ class TokenizerConfig(Config):
     epochs: int = 10
     val_fraction: float = 0.1     # jets held out for validation loss and codebook usage
     seed: int = 0
+    # --- training jets (paper Sec. 2.3 / 3.1: JetClass only; ours: + unlabeled e+e- jets, see "Deliberate difference") ---
+    corpus: typing.Literal['pp', 'pp+ee'] = 'pp'   # 'pp': the paper's protocol; 'pp+ee': + the unlabeled e+e- corpus
 
-    PRESETS: typing.ClassVar[dict] = {
-        'paper': {},
+    PRESETS: typing.ClassVar[dict] = {   # every shipped preset trains on pp + the e+e- corpus (corpus='pp' for the paper's)
+        'paper': dict(corpus='pp+ee'),
         'small': dict(n_codes=1024, width=64, n_enc_blocks=2, n_dec_blocks=2, n_head=8, patience=50,
-                      kmeans_points=50_000, batch_size=128, epochs=6),  # ~75 s/epoch on 2 cores
-        'ci': dict(n_codes=64, latent_dim=4, width=16, n_enc_blocks=1, n_dec_blocks=1, n_head=2, patience=5,
-                   kmeans_iters=3, kmeans_points=4000, max_particles=32, batch_size=32, epochs=2, lr=3e-3),
+                      kmeans_points=50_000, batch_size=128, epochs=6, corpus='pp+ee'),  # ~75 s/epoch on 2 cores (pp)
+        # ci: seconds, but big enough that the comparison of tau and pp jets is not noise (measured, see below)
+        'ci': dict(n_codes=256, latent_dim=4, width=32, n_enc_blocks=1, n_dec_blocks=1, n_head=4, patience=50,
+                   kmeans_iters=3, kmeans_points=4000, batch_size=32, epochs=20, lr=2e-3, corpus='pp+ee'),
     }
 
     def validate(self):
@@ -408,17 +413,19 @@ def tokens_to_codes(tokens):
 FORMAT = 'taufm_nb.tokenizer'
 FORMAT_VERSION = 1
 
+_HASH_DEFAULTS = {'corpus': 'pp'}   # fields added later: at this value left out of the hash (older tokenizers still load)
+
 def _cfg_hash(cfg: TokenizerConfig) -> str:
-    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    d = {k: v for k, v in cfg.to_dict().items() if _HASH_DEFAULTS.get(k, object()) != v}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 def save_tokenizer(tok: Tokenizer, path: str | Path) -> Path:
     "Write `tok` to folder `path`: model.safetensors + tokenizer.json (both atomically)."
-    from safetensors.torch import save_file
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in tok.state_dict().items()}
     h = _cfg_hash(tok.cfg)
-    with atomic_path(path / 'model.safetensors') as tmp:
-        save_file(state, str(tmp), metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION), 'config_hash': h})
+    save_safetensors(state, path / 'model.safetensors',       # canonical header: same weights, same bytes
+                     metadata={'format': FORMAT, 'format_version': str(FORMAT_VERSION), 'config_hash': h})
     save_json({'format': FORMAT, 'format_version': FORMAT_VERSION, 'config_hash': h, 'config': tok.cfg.to_dict(),
                'features': tok.cfg.features, 'n_codes': tok.cfg.n_codes, 'vocab_size': tok.cfg.n_codes + 2,
                'preprocessing': {f: k for f, k in zip(tok.cfg.features, _kinds(tok.cfg.features))},
@@ -496,13 +503,14 @@ def reset_rows(opt, param, rows):
 
 # %% ../nbs/10_tokenizer.ipynb #117a62fc
 def _half68(v): return float(np.subtract(*np.percentile(v, [84, 16])) / 2) if len(v) else float('nan')
+def _iqr(v): return float(np.subtract(*np.percentile(v, [75, 25]))) if len(v) else float('nan')
 
 def residual_summary(x: np.ndarray, xr: np.ndarray, mask: np.ndarray, features: list[str]) -> dict:
     "Round-trip resolutions on real candidates: x, xr (N, P, F) raw units."
     f = {n: i for i, n in enumerate(features)}
     a, b = np.asarray(x)[mask], np.asarray(xr)[mask]
     pid = [f[p] for p in PID_FEATURES]
-    out = dict(res_pt=_half68(b[:, f['pt']] / a[:, f['pt']] - 1), res_deta=_half68(b[:, f['deta']] - a[:, f['deta']]),
+    out = dict(res_pt=_half68(b[:, f['pt']] / a[:, f['pt']] - 1), iqr_pt=_iqr(b[:, f['pt']] - a[:, f['pt']]), res_deta=_half68(b[:, f['deta']] - a[:, f['deta']]),
                res_dphi=_half68(b[:, f['dphi']] - a[:, f['dphi']]), res_mass=_half68(b[:, f['mass']] - a[:, f['mass']]),
                pid_acc=float((a[:, pid].argmax(1) == b[:, pid].argmax(1)).mean()) if len(a) else float('nan'),
                charge_acc=float((a[:, f['charge']] == b[:, f['charge']]).mean()) if len(a) else float('nan'))
@@ -517,10 +525,12 @@ def codebook_usage(counts: np.ndarray) -> dict:
     return dict(usage=float((counts > 0).mean()), perplexity=float(np.exp(-(nz * np.log(nz)).sum())) if len(nz) else 0.)
 
 @torch.no_grad()
-def evaluate(tok: Tokenizer, x: np.ndarray, mask: np.ndarray, batch_size: int = 256, reconstruct: bool = True) -> dict:
-    "Validation losses, codebook usage and round-trip resolutions of `tok` on jets x (N, P, F), mask (N, P)."
+def evaluate(tok: Tokenizer, x: np.ndarray, mask: np.ndarray, batch_size: int = 256, reconstruct: bool = True,
+             groups: dict | None = None) -> dict:
+    """Validation losses, codebook usage and round-trip resolutions of `tok` on jets x (N, P, F), mask (N, P);
+    `groups` (name -> boolean mask over the jets) adds usage and resolutions per group, keys prefixed `<name>_`."""
     was = tok.training; tok.eval(); dev = tok.device
-    sums, n, counts, recs = dict(loss=0., mse=0., vq=0.), 0, torch.zeros(tok.n_codes, dtype=torch.long), []
+    sums, n, counts, recs, cs = dict(loss=0., mse=0., vq=0.), 0, torch.zeros(tok.n_codes, dtype=torch.long), [], []
     try:
         for i in range(0, len(x), batch_size):
             xb = torch.as_tensor(x[i:i + batch_size], device=dev); mb = torch.as_tensor(mask[i:i + batch_size], device=dev)
@@ -532,6 +542,7 @@ def evaluate(tok: Tokenizer, x: np.ndarray, mask: np.ndarray, batch_size: int = 
             n += k
             codes = tok.encode(xb, mb)
             counts += torch.bincount(codes[mb].cpu(), minlength=tok.n_codes)
+            if groups: c = np.full(mask[i:i + batch_size].shape, -1, np.int64); c[:, :nc] = codes.cpu().numpy(); cs.append(c)
             if reconstruct:
                 r = np.zeros((len(xb), *x.shape[1:]), np.float32); r[:, :nc] = tok.decode(codes, mb).cpu().numpy()
                 recs.append(r)
@@ -539,6 +550,14 @@ def evaluate(tok: Tokenizer, x: np.ndarray, mask: np.ndarray, batch_size: int = 
     out = {f'val_{k}': v / max(n, 1) for k, v in sums.items()}
     out.update(codebook_usage(counts.numpy()))
     if reconstruct and recs: out.update(residual_summary(x, np.concatenate(recs), mask, tok.cfg.features))
+    for name, g in (groups or {}).items():
+        g = np.asarray(g, bool)
+        if not g.any(): continue
+        c, m = np.concatenate(cs)[g], np.asarray(mask)[g]
+        out.update({f'{name}_{k}': v for k, v in codebook_usage(np.bincount(c[m], minlength=tok.n_codes)).items()})
+        if reconstruct and recs:
+            r = residual_summary(np.asarray(x)[g], np.concatenate(recs)[g], m, tok.cfg.features)
+            out.update({f'{name}_{k}': r[k] for k in ('res_pt', 'iqr_pt', 'pid_acc')})
     return out
 
 # %% ../nbs/10_tokenizer.ipynb #db0e44e5
@@ -565,7 +584,7 @@ def _save_ckpt(path, tok, opt, epoch, step, history, best):
     state = {'format_version': CKPT_VERSION, 'config': tok.cfg.to_dict(), 'model': tok.state_dict(),
              'opt': opt.state_dict(), 'epoch': epoch, 'step': step, 'history': json.dumps(history), 'best': best,
              'rng': torch.get_rng_state()}
-    with atomic_path(path) as tmp: torch.save(state, tmp)
+    save_torch(state, path)                       # the same bytes for the same state (no temporary name inside)
 
 def _same_run(a: TokenizerConfig, b: TokenizerConfig) -> bool:
     "Configs describe the same run (the number of epochs may be extended)."
@@ -582,21 +601,41 @@ def _kmeans_sample(tok, x, mask, n_points, batch_size, rng):
         if n >= n_points: break
     return torch.cat(zs)[:n_points]
 
+def split_jets(n: int, cfg: TokenizerConfig) -> tuple[np.ndarray, np.ndarray]:
+    "(validation, training) indices of `n` jets: a random `cfg.val_fraction` (seeded by `cfg.seed`) held out."
+    perm = np.random.default_rng(cfg.seed).permutation(n)
+    n_val = max(1, int(round(cfg.val_fraction * n))) if n > 1 else 0
+    return np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+def epoch_batches(idx: np.ndarray, batch_size: int, seed: int, epoch: int, groups: np.ndarray | None = None) -> list:
+    "Shuffled batches of the jets `idx` for `epoch`; with `groups` (one label per jet) no batch mixes two groups."
+    rng = np.random.default_rng([seed, epoch])
+    if groups is None:
+        order = idx[rng.permutation(len(idx))]
+        return [np.sort(order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+    batches = []
+    for g in np.unique(groups[idx]):
+        gi = idx[groups[idx] == g]; gi = gi[rng.permutation(len(gi))]
+        batches += [np.sort(gi[i:i + batch_size]) for i in range(0, len(gi), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
 def train_tokenizer(cfg: TokenizerConfig, x: np.ndarray, mask: np.ndarray, out: str | Path, device: str | None = None,
-                    progress: bool = True, max_steps: int | None = None, log=print) -> list[dict]:
-    "Train a tokenizer on raw jets x (N, P, F), mask (N, P) into folder `out`; resumes; returns the history."
+                    progress: bool = True, max_steps: int | None = None, log=print, groups: np.ndarray | None = None,
+                    group_names: tuple = ('pp', 'ee')) -> list[dict]:
+    """Train a tokenizer on raw jets x (N, P, F), mask (N, P) into folder `out`; resumes; returns the history.
+    `groups` (an int per jet): batches never mix groups, and the history holds usage and resolutions per group
+    (named by `group_names[group]`)."""
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if (out / 'DONE').exists():
         log(f"[tokenizer] {out} is complete (DONE); skipping"); return load_json(out / 'history.json')
+    if groups is not None and len(groups) != len(x): raise ValueError(f"groups has {len(groups)} entries for {len(x)} jets")
     if x.shape[-1] != cfg.n_features or mask.shape != x.shape[:2]:
         raise ValueError(f"expected x (N, P, {cfg.n_features}) for features {cfg.features} and mask (N, P); got "
                          f"{x.shape} and {mask.shape}")
     from tqdm.auto import tqdm
     device = device or get_device()
     seed_everything(cfg.seed)
-    perm = np.random.default_rng(cfg.seed).permutation(len(x))
-    n_val = max(1, int(round(cfg.val_fraction * len(x)))) if len(x) > 1 else 0
-    val_idx, tr_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    val_idx, tr_idx = split_jets(len(x), cfg)
     if len(tr_idx) == 0: raise ValueError(f"need at least 2 jets to train a tokenizer, got {len(x)}")
     tok = Tokenizer(cfg).to(device)
     ckpt = out / 'last.pt'
@@ -621,8 +660,7 @@ def train_tokenizer(cfg: TokenizerConfig, x: np.ndarray, mask: np.ndarray, out: 
     cfg.save(out / 'config.json')
     for epoch in range(start, cfg.epochs):
         t0, tok = time.time(), tok.train()
-        order = tr_idx[np.random.default_rng([cfg.seed, epoch]).permutation(len(tr_idx))]
-        batches = [np.sort(order[i:i + cfg.batch_size]) for i in range(0, len(order), cfg.batch_size)]
+        batches = epoch_batches(tr_idx, cfg.batch_size, cfg.seed, epoch, groups)
         if max_steps: batches = batches[:max_steps]
         agg, n_rep = dict(loss=0., mse=0., vq=0.), 0
         bar = tqdm(batches, desc=f'tokenizer epoch {epoch}', disable=not progress, leave=False)
@@ -637,7 +675,9 @@ def train_tokenizer(cfg: TokenizerConfig, x: np.ndarray, mask: np.ndarray, out: 
             reset_rows(opt, tok.vq.codes, dead); n_rep += len(dead)
             for k in agg: agg[k] += r[k].item()
             bar.set_postfix(loss=f"{r['loss'].item():.4f}")
-        ev = evaluate(tok, x[val_idx], mask[val_idx], cfg.batch_size) if len(val_idx) else {}
+        gv = None if groups is None else {group_names[g] if g < len(group_names) else f'group{g}': groups[val_idx] == g
+                                          for g in np.unique(groups)}
+        ev = evaluate(tok, x[val_idx], mask[val_idx], cfg.batch_size, groups=gv) if len(val_idx) else {}
         rec = dict(epoch=epoch, **{f'train_{k}': v / max(1, len(batches)) for k, v in agg.items()}, **ev,
                    replaced_codes=n_rep, lr=opt.param_groups[0]['lr'], steps=step, seconds=round(time.time() - t0, 2))
         history.append(rec)
@@ -645,22 +685,27 @@ def train_tokenizer(cfg: TokenizerConfig, x: np.ndarray, mask: np.ndarray, out: 
         if val < best: best = val; save_tokenizer(tok, out)
         save_json(history, out / 'history.json')
         _save_ckpt(ckpt, tok, opt, epoch, step, history, best)
+        per = ''.join(f" | {g}: pT res {ev[f'{g}_res_pt']:.3f} PID {ev[f'{g}_pid_acc']:.3f}" for g in (gv or {})
+                      if f'{g}_res_pt' in ev)
         log(f"[tokenizer] epoch {epoch}: train {rec['train_loss']:.4f} val {val:.4f} usage {ev.get('usage', 0):.3f} "
-            f"perplexity {ev.get('perplexity', 0):.1f} replaced {n_rep} ({rec['seconds']} s)")
+            f"perplexity {ev.get('perplexity', 0):.1f} replaced {n_rep} ({rec['seconds']} s){per}")
     if not (out / 'model.safetensors').exists(): save_tokenizer(tok, out)
     (out / 'DONE').write_text(json.dumps({'epochs': cfg.epochs, 'best_val_loss': best, 'hardware': run_info()}))
     return history
 
 # %% ../nbs/10_tokenizer.ipynb #568ca438
+EE_SOURCES = ('z', 'zh', 'qq')   # file prefixes (Jets.source) of e+e- (Fu-tau-re) samples: the 'ee' training group
+
 def _load_training_jets(paths, cfg: TokenizerConfig, max_jets=None):
-    "x, mask from data paths (files/folders/globs) or `toy:N`."
+    "x, mask, groups (0 = pp, 1 = e+e- jets, by file prefix) from data paths (files/folders/globs) or `toy:N`."
     if len(paths) == 1 and str(paths[0]).startswith('toy:'):
-        return toy_jets(int(str(paths[0])[4:]), cfg.max_particles, seed=cfg.seed, lifetime=cfg.lifetime)
+        x, mask = toy_jets(int(str(paths[0])[4:]), cfg.max_particles, seed=cfg.seed, lifetime=cfg.lifetime)
+        return x, mask, np.zeros(len(x), np.int64)
     from taufm_nb.dataset import load_jets
     jets = load_jets(paths, max_particles=cfg.max_particles, lifetime=cfg.lifetime, max_jets=max_jets, progress=True)
     if list(jets.features) != cfg.features:
         raise ValueError(f"{paths}: data features {list(jets.features)} differ from the tokenizer's {cfg.features}")
-    return jets.x, jets.mask
+    return jets.x, jets.mask, np.isin(jets.source, EE_SOURCES).astype(np.int64)
 
 def cli_train_tokenizer(argv: list[str]) -> int:
     "taufm train-tokenizer --data PATH... --preset {paper,small,ci} --out DIR [--epochs N] [--optimizer ranger|adamw]"
@@ -671,10 +716,12 @@ def cli_train_tokenizer(argv: list[str]) -> int:
     if a.lifetime: over['lifetime'] = True
     try:
         cfg = TokenizerConfig.preset(a.preset, **over)
-        x, mask = _load_training_jets(a.data, cfg, a.max_jets)
-        if a.max_jets is not None: x, mask = x[:a.max_jets], mask[:a.max_jets]
-        print(f"[tokenizer] {len(x)} jets, preset {a.preset}, {cfg.n_codes} codes -> {a.out}")
-        h = train_tokenizer(cfg, x, mask, a.out, device=get_device(a.device), progress=not a.quiet)
+        x, mask, groups = _load_training_jets(a.data, cfg, a.max_jets)
+        if a.max_jets is not None: x, mask, groups = x[:a.max_jets], mask[:a.max_jets], groups[:a.max_jets]
+        cfg = cfg.replace(corpus='pp+ee' if groups.any() else 'pp')        # what the given files hold
+        print(f"[tokenizer] {len(x)} jets ({int(groups.sum())} e+e-), preset {a.preset}, {cfg.n_codes} codes -> {a.out}")
+        h = train_tokenizer(cfg, x, mask, a.out, device=get_device(a.device), progress=not a.quiet,
+                            groups=groups if groups.any() else None)
     except (ValueError, FileNotFoundError) as e:
         print(f"taufm train-tokenizer: {e}", file=sys.stderr); return 2
     if h: print(f"[tokenizer] done: val loss {h[-1].get('val_loss', float('nan')):.4f}, usage {h[-1].get('usage', 0):.3f}")
@@ -757,25 +804,100 @@ def cli_tokenize(argv: list[str]) -> int:
 PRESET_OF_SCALE = {'ci': 'ci', 'mini': 'small', 'paper': 'paper'}
 PRETRAIN_SAMPLES = ('pp-qcd', 'pp-ttbar')
 TOKENIZE_SAMPLES = ('pp-qcd', 'pp-ttbar', 'ztautau', 'zh', 'qq')
+CORPUS_SAMPLES = ('ztautau', 'qq')        # the unlabeled e+e- corpus: workdir/corpus/ee/<process>/ (taufm_nb.generate)
+EE_CORPUS_TOKENS = 'ee-corpus.parquet'    # its tokens (labels removed): workdir/tokens/ee-corpus.parquet
+TRAIN_JETS = {'ci': dict(pp=2000, ee=None), 'mini': dict(pp=200_000, ee=None), 'paper': dict(pp=None, ee=None)}  # at most
+QUALITY_JETS = {'ci': 2000, 'mini': 4000, 'paper': 20000}   # jets per sample (at most) in tokenizer/quality.json
 
-def run_stage(scale: str, workdir: str | Path, device: str | None = None) -> dict:
-    "Train the tokenizer at `scale` on workdir/data/pp-* and tokenize all samples into workdir/tokens/."
+def corpus_paths(workdir: str | Path) -> list[Path]:
+    "The folders of the unlabeled e+e- corpus that exist under `workdir/corpus/ee/`."
+    return [p for p in (Path(workdir) / 'corpus' / 'ee' / s for s in CORPUS_SAMPLES) if p.exists()]
+
+def training_jets(workdir: str | Path, cfg: TokenizerConfig, scale: str):
+    "Jets the chain trains the tokenizer on -> (x, mask, groups (0 = pp, 1 = e+e- corpus), jet counts per group)."
+    from taufm_nb.dataset import Jets, load_jets
+    workdir = Path(workdir); n = at_scale(scale, **TRAIN_JETS)
+    srcs = [workdir / 'data' / p for p in PRETRAIN_SAMPLES if (workdir / 'data' / p).exists()]
+    if not srcs: raise FileNotFoundError(f"{workdir / 'data'}: no pp samples {PRETRAIN_SAMPLES} to train the tokenizer on")
+    kw = dict(max_particles=cfg.max_particles, lifetime=cfg.lifetime)
+    parts = [load_jets(srcs, max_jets=n['pp'], **kw)]
+    if cfg.corpus == 'pp+ee':
+        ee = corpus_paths(workdir)
+        if not ee: raise FileNotFoundError(f"{workdir / 'corpus' / 'ee'}: no e+e- corpus {CORPUS_SAMPLES} for corpus='pp+ee' "
+                                           f"(the generate stage writes it), or train with corpus='pp' (the paper's protocol)")
+        parts.append(Jets.concat([load_jets(p, max_jets=n['ee'], **kw) for p in ee]))
+    groups = np.concatenate([np.full(len(j), g, np.int64) for g, j in enumerate(parts)])
+    jets = Jets.concat(parts)
+    return jets.x, jets.mask, groups, {name: len(j) for name, j in zip(('pp', 'ee'), parts)}
+
+def unlabeled(jets):
+    "The same jets without their labels (label and decay_mode -1, gen_vis_pt NaN): an unlabeled corpus stays unlabeled."
+    import dataclasses
+    n = len(jets)
+    return dataclasses.replace(jets, label=np.full(n, -1, np.int64), decay_mode=np.full(n, -1, np.int64),
+                               gen_vis_pt=np.full(n, np.nan, np.float32))
+
+def quality_report(tok: Tokenizer, samples: dict, batch_size: int = 256) -> dict:
+    "Per sample (name -> (x, mask)): jets, candidates, codebook usage, perplexity, pT residual (rel. 68% half-width, IQR GeV), PID accuracy."
+    keys = ('usage', 'perplexity', 'res_pt', 'iqr_pt', 'pid_acc', 'res_deta', 'res_dphi', 'charge_acc')
+    out = {}
+    for name, (x, mask) in samples.items():
+        ev = evaluate(tok, x, mask, batch_size)
+        out[name] = dict(n_jets=len(x), n_candidates=int(np.asarray(mask).sum()), **{k: ev[k] for k in keys})
+    return out
+
+def _quality_samples(workdir, tok, x, mask, groups, scale):
+    "pp and e+e--corpus jets held out from training (the validation split), tau and q/g jets of the task samples."
+    from taufm_nb.dataset import load_jets, DataError
+    val, _ = split_jets(len(x), tok.cfg); n = at_scale(scale, **QUALITY_JETS)
+    s = {name: (x[val[groups[val] == g][:n]], mask[val[groups[val] == g][:n]]) for g, name in enumerate(('pp', 'ee-corpus'))}
+    kw = dict(max_particles=tok.cfg.max_particles, lifetime=tok.cfg.lifetime, max_jets=n)
+    for name, proc, task in (('tau', 'ztautau', 'decay_mode'), ('qg', 'qq', 'tau_id')):
+        if not (workdir / 'data' / proc).exists(): continue
+        try: j = load_jets(workdir / 'data' / proc, task=task, **kw); s[name] = (j.x, j.mask)
+        except DataError: pass                                            # no jet passes the task selection
+    return {k: v for k, v in s.items() if len(v[0])}
+
+def run_stage(scale: str, workdir: str | Path, device: str | None = None, corpus: str | None = None, **overrides) -> dict:
+    """Train the tokenizer at `scale` (pp jets + the e+e- corpus, or `corpus`='pp') and tokenize every sample into
+    workdir/tokens/; `overrides` change fields of the scale's preset (e.g. fewer epochs in a test)."""
     workdir = Path(workdir); out = workdir / 'tokenizer'
-    cfg = TokenizerConfig.preset(PRESET_OF_SCALE[scale])
+    cfg = TokenizerConfig.preset(PRESET_OF_SCALE[scale], **({'corpus': corpus} if corpus else {}), **overrides)
     summary = {'preset': PRESET_OF_SCALE[scale]}
-    if not (out / 'DONE').exists():
-        srcs = [workdir / 'data' / p for p in PRETRAIN_SAMPLES if (workdir / 'data' / p).exists()]
-        if not srcs: raise FileNotFoundError(f"{workdir / 'data'}: no pp samples {PRETRAIN_SAMPLES} to train the tokenizer on")
-        x, mask = _load_training_jets(srcs, cfg, at_scale(scale, ci=2000, mini=200_000, paper=None))
-        hist = train_tokenizer(cfg, x, mask, out, device=device)
-        summary.update({k: hist[-1][k] for k in ('val_loss', 'usage', 'perplexity', 'res_pt', 'pid_acc') if k in hist[-1]})
+    if not (out / 'DONE').exists() or not (out / 'quality.json').exists():
+        if (out / 'DONE').exists(): cfg = load_tokenizer(out).cfg           # a finished tokenizer: its own training jets
+        x, mask, groups, counts = training_jets(workdir, cfg, scale)
+        if not (out / 'DONE').exists():
+            hist = train_tokenizer(cfg, x, mask, out, device=device, groups=groups, progress=not in_test())
+            summary.update({k: hist[-1][k] for k in ('val_loss', 'usage', 'perplexity', 'res_pt', 'pid_acc') if k in hist[-1]})
+        tok = load_tokenizer(out, device=device or get_device())
+        q = quality_report(tok, _quality_samples(workdir, tok, x, mask, groups, scale))
+        save_json({'corpus': tok.cfg.corpus, 'training_jets': counts, 'samples': q}, out / 'quality.json')
+        summary.update(corpus=tok.cfg.corpus, training_jets=counts,
+                       quality={k: {m: round(v[m], 4) for m in ('res_pt', 'iqr_pt', 'pid_acc', 'usage')} for k, v in q.items()})
+        del x, mask
     tok = load_tokenizer(out, device=device or get_device())
     from taufm_nb.dataset import iter_jets
+    kw = dict(max_particles=tok.cfg.max_particles, lifetime=tok.cfg.lifetime)
     for proc in TOKENIZE_SAMPLES:
         src, dst = workdir / 'data' / proc, workdir / 'tokens' / f'{proc}.parquet'
         if not src.exists() or dst.exists(): continue
-        summary[f'jets_{proc}'] = write_tokens(tok, iter_jets(src, max_particles=cfg.max_particles, lifetime=cfg.lifetime), dst)
+        summary[f'jets_{proc}'] = write_tokens(tok, iter_jets(src, **kw), dst)
+    ee, dst = corpus_paths(workdir), workdir / 'tokens' / EE_CORPUS_TOKENS
+    if ee and not dst.exists():
+        summary['jets_ee-corpus'] = write_tokens(tok, (unlabeled(j) for j in iter_jets(ee, **kw)), dst)
     return summary
+
+# %% ../nbs/10_tokenizer.ipynb #ebb58301
+def quality_table(q: dict) -> str:
+    "A markdown table of a `tokenizer/quality.json` (the per-sample reconstruction written by `run_stage`)."
+    cols = [('usage', 'usage', '.3f'), ('perplexity', 'perplexity', '.0f'), ('res_pt', 'res_pt', '.3f'),
+            ('iqr_pt', 'pT IQR [GeV]', '.3g'), ('pid_acc', 'PID acc.', '.3f'), ('charge_acc', 'charge acc.', '.3f')]
+    rows = [f"| sample (jets / candidates) | corpus | {' | '.join(c[1] for c in cols)} |", '|---' * (len(cols) + 2) + '|']
+    for name, v in q['samples'].items():
+        rows.append(f"| {name} ({v['n_jets']} / {v['n_candidates']}) | {q['corpus']} | "
+                    + ' | '.join(format(v[k], f) for k, _, f in cols) + ' |')
+    return '\n'.join(rows)
 
 # %% ../nbs/10_tokenizer.ipynb #44884b88
 def bench(argv: list[str]) -> int:

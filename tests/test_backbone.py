@@ -1,5 +1,5 @@
 "`taufm pretrain` as a user runs it: kill-and-resume, and DistributedDataParallel with 2 gloo processes on CPU."
-import json, os, signal, subprocess, sys, time
+import json, os, signal, subprocess, sys, time, zipfile
 from pathlib import Path
 import pytest
 import torch
@@ -74,3 +74,84 @@ def test_foreign_resume_checkpoint_refused_in_one_line(tokens, tmp_path):
     assert err == [f"taufm pretrain: {out / 'ckpt.pt'}: not a taufm backbone checkpoint (it pickles Python objects "
                    "(posix.system)); it will not be unpickled. Delete it, or use another output folder, to start afresh"], err
     assert 'weights_only' not in r.stderr and 'Traceback' not in r.stderr
+
+# --- the chain's backbones on generated data (issue 13): backbone/, backbone-ee/ (DAPT), backbone-corpus0.1|0.3/ ---
+
+BACKBONES = ('backbone', 'backbone-ee', 'backbone-corpus0.1', 'backbone-corpus0.3')
+
+def untimed(history): return [{k: v for k, v in h.items() if k not in ('seconds', 'tokens_per_s')} for h in history]
+
+def same_state(a, b) -> bool:
+    "Nested dicts/lists of tensors and plain values, equal exactly."
+    if isinstance(a, dict): return isinstance(b, dict) and a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)): return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
+    if isinstance(a, torch.Tensor): return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    return a == b
+
+@pytest.fixture(scope='module')
+def ci_tokens(tmp_path_factory):
+    "Data, e+e- corpus, tokenizer and tokens of the ci chain (generate and tokenizer stages), built once for this module."
+    from taufm_nb import generate, tokenizer
+    wd = tmp_path_factory.mktemp('ci-tokens')
+    generate.run_stage('ci', wd); tokenizer.run_stage('ci', wd, device='cpu')
+    return wd
+
+def test_ci_backbones_pretrained_continued_ablated_and_bit_identical(ci_tokens, tmp_path, monkeypatch):
+    from taufm_nb.backbone import run_stage, weights_sha256
+    from taufm_nb.core import load_json
+    monkeypatch.setenv('TAUFM_DEVICE', 'cpu')
+    runs = {}
+    for k in ('a', 'b'):
+        wd = tmp_path / k; wd.mkdir()
+        for f in ('tokens', 'tokenizer'): (wd / f).symlink_to(ci_tokens / f)
+        runs[k] = (wd, run_stage('ci', wd))
+    (a, s), (b, _) = runs['a'], runs['b']
+    m = {n: load_json(a / n / 'metrics.json') for n in BACKBONES}
+    for n in BACKBONES:
+        assert (a / n / 'DONE').exists() and load_backbone(a / n).cfg == load_backbone(a / 'backbone').cfg, n
+        nt = load_json(a / n / 'next_token.json')['samples']
+        assert set(nt) == {'pp', 'tau', 'qg'} and all(v['n_targets'] > 100 for v in nt.values()), (n, nt)
+    # continued pretraining starts from backbone/'s weights and lowers the loss on the e+e- corpus
+    assert m['backbone-ee']['init_sha256'] == weights_sha256(a / 'backbone') and m['backbone-ee']['init_from'] == str(a / 'backbone')
+    assert m['backbone-ee']['final_val_loss'] < m['backbone-ee']['init_val_loss'], m['backbone-ee']
+    assert m['backbone-ee']['epochs'] == m['backbone']['dapt_epochs']
+    nt = {n: load_json(a / n / 'next_token.json')['samples'] for n in ('backbone', 'backbone-ee')}
+    for smp in ('tau', 'qg'): assert nt['backbone-ee'][smp]['next_token_loss'] < nt['backbone'][smp]['next_token_loss'], nt
+    # the corpus-size ablation: fractions of the same training jets, judged on the same validation jets
+    for f in (0.1, 0.3):
+        mf = m[f'backbone-corpus{f:g}']
+        assert mf['corpus_fraction'] == f and abs(mf['n_train'] - f * m['backbone']['n_train']) <= 1, mf
+        assert mf['n_val'] == m['backbone']['n_val'] and mf['unigram_entropy'] == m['backbone']['unigram_entropy']
+    assert s['backbone-ee']['next_token'] and s['final_val_loss'] == m['backbone']['final_val_loss']
+    # rerun in another folder on CPU: the same weights and the same checkpoint bytes
+    for n in BACKBONES:
+        wa, wb = load_backbone(a / n).state_dict(), load_backbone(b / n).state_dict()
+        assert all(torch.equal(wa[k], wb[k]) for k in wa), (n, [k for k in wa if not torch.equal(wa[k], wb[k])])
+        ca, cb = (torch.load(w / n / 'ckpt.pt', weights_only=True) for w in (a, b))
+        assert untimed(ca.pop('history')) == untimed(cb.pop('history')), n            # the same but for wall-clock times
+        ca['init'], cb['init'] = [{**(c['init'] or {}), 'from': None} for c in (ca, cb)]  # the two folders' own backbone/
+        assert same_state(ca, cb), n
+        names = zipfile.ZipFile(a / n / 'ckpt.pt').namelist()                         # save_torch: no temporary file name
+        assert names == zipfile.ZipFile(b / n / 'ckpt.pt').namelist() and all(x.startswith('archive/') for x in names)
+        assert (a / n / 'backbone.safetensors').read_bytes() == (b / n / 'backbone.safetensors').read_bytes(), n
+    assert run_stage('ci', a)['backbone-ee']['skipped']                         # finished: every folder skipped
+
+def test_continued_pretraining_resumes_and_refuses_other_start_weights(tmp_path):
+    tk, tm = toy_tokens(600, n_codes=16, max_particles=20, seed=4)
+    mcfg, cfg = BackboneConfig.preset('ci', vocab_size=18), PretrainConfig.preset('ci', epochs=2, max_jets=None)
+    pretrain(tk, tm, mcfg, cfg.replace(epochs=1), tmp_path / 'base', device='cpu', progress=False)
+    pretrain(tk, tm, mcfg, cfg.replace(epochs=1, seed=1), tmp_path / 'other', device='cpu', progress=False)
+    ee, em = toy_tokens(400, n_codes=16, max_particles=6, seed=5)
+    pretrain(ee, em, mcfg, cfg, tmp_path / 'full', device='cpu', progress=False, init_from=tmp_path / 'base')
+    pretrain(ee, em, mcfg, cfg, tmp_path / 'killed', device='cpu', progress=False, init_from=tmp_path / 'base', stop_after_epochs=1)
+    assert not (tmp_path / 'killed' / 'DONE').exists()
+    with pytest.raises(ValueError, match='started from other weights'):
+        pretrain(ee, em, mcfg, cfg, tmp_path / 'killed', device='cpu', progress=False, init_from=tmp_path / 'other')
+    with pytest.raises(ValueError, match='started from other weights'):        # nor from scratch
+        pretrain(ee, em, mcfg, cfg, tmp_path / 'killed', device='cpu', progress=False)
+    pretrain(ee, em, mcfg, cfg, tmp_path / 'killed', device='cpu', progress=False, init_from=tmp_path / 'base')
+    a, b = load_backbone(tmp_path / 'full').state_dict(), load_backbone(tmp_path / 'killed').state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match='another shape'):
+        pretrain(ee, em, BackboneConfig.preset('ci', vocab_size=18, n_embd=16), cfg, tmp_path / 'x', device='cpu',
+                 progress=False, init_from=tmp_path / 'base')

@@ -39,10 +39,25 @@ def test_kill_and_resume_gives_the_same_files(tmp_path):
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))      # independent of workers and of the kill
 
 def test_run_stage_ci(tmp_path):
-    from taufm_nb.generate import run_stage, STAGE_EVENTS
+    import awkward as ak
+    from taufm_nb.core import load_json
+    from taufm_nb.generate import run_stage, STAGE_EVENTS, CORPUS_EVENTS, corpus_dir
     from taufm_nb.io import read_futaure, read_jetclass
     s = run_stage('ci', tmp_path)
-    assert set(s) == set(STAGE_EVENTS['ci'])
+    assert set(s) == set(STAGE_EVENTS['ci']) | {f'corpus/{p}' for p in CORPUS_EVENTS['ci']}
     for proc in ('ztautau', 'qq'): assert len(read_futaure(tmp_path / 'data' / proc)) > 20, proc
     for proc in ('pp-qcd', 'pp-ttbar'): assert len(read_jetclass(tmp_path / 'data' / proc)['jet_pt']) > 10, proc
+    # the unlabeled e+e- corpus: every reco jet, seed + 1000, outside data/, no jet in common with the task samples
+    for proc, prefix in (('ztautau', 'z'), ('qq', 'qq')):
+        d = corpus_dir(tmp_path, proc)
+        assert d == tmp_path / 'corpus' / 'ee' / proc
+        n_chunks = -(-CORPUS_EVENTS['ci'][proc] // 100)
+        assert sorted(p.name for p in d.glob('*.parquet')) == [f'{prefix}_1001_{k:05d}.parquet' for k in range(n_chunks)]
+        assert load_json(d / f'generation_{proc}_1001.json')['sample'] == 'all'
+        p4 = lambda rows: {tuple(round(float(v), 4) for v in (j.x, j.y, j.z)) for j in rows.reco_jet_p4s}
+        corpus, task = read_futaure(d), read_futaure(tmp_path / 'data' / proc)
+        assert len(corpus) > 100 and not p4(corpus) & p4(task), proc
+    z = read_futaure(corpus_dir(tmp_path, 'ztautau')).gen_jet_tau_decaymode
+    assert ak.any(z < 0) and ak.any(z >= 0)                        # tau jets and the other jets of the events
+    assert not list((tmp_path / 'data').rglob('*_1001_*'))
     assert all(v['generated_chunks'] == 0 for v in run_stage('ci', tmp_path).values())   # second call: nothing to do

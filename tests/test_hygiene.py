@@ -68,3 +68,11 @@ def test_docs_build_runs_no_test_code():
            not all(isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.Try)) for n in ast.parse(src).body):
             bad.append(f'{name} cell {i}: {src.splitlines()[0][:60]!r}')
     assert not bad, f'cells mixing imports and code (the docs build would run them): {bad}'
+
+def test_notebooks_declare_the_project_kernel():
+    "JupyterLab and papermill start the pinned `.venv` (kernel `taufm`, installed by `make install`), not any `python3`."
+    import json
+    wrong = {nb.name: json.loads(nb.read_text())['metadata'].get('kernelspec', {}).get('name')
+             for nb in sorted((ROOT / 'nbs').glob('*.ipynb'))}
+    wrong = {k: v for k, v in wrong.items() if v != 'taufm'}
+    assert not wrong, f"notebooks not on the taufm kernel: {wrong} (set metadata.kernelspec.name to 'taufm')"

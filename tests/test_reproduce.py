@@ -20,6 +20,11 @@ def test_ci_chain_end_to_end(tmp_path):
     assert rep['status'] == dict.fromkeys(('generate', 'tokenizer', 'pretrain', 'grid', 'figures'), 'done'), rep
     for name in FIGURES:
         for ext in ('pdf', 'png'): assert (figs / f'{name}.{ext}').stat().st_size > 1000, f'{name}.{ext}'
+    # the assets of issue 13, by the names the fine-tuning side resolves
+    assert [p.name for p in sorted((wd / 'corpus' / 'ee').iterdir())] == ['qq', 'ztautau']
+    assert (wd / 'tokens' / 'ee-corpus.parquet').exists() and (wd / 'tokenizer' / 'quality.json').exists()
+    for name in ('backbone', 'backbone-ee', 'backbone-corpus0.1', 'backbone-corpus0.3'):
+        assert all((wd / name / f).exists() for f in ('DONE', 'metrics.json', 'backbone.safetensors', 'next_token.json')), name
     md = (figs / 'results.md').read_text()
     assert 'Scale: ci' in md and '| pT resolution (IQR/median) |' in md and 'ParT' not in md.split('All strategies')[0]
     runs = [d for d in (wd / 'runs').iterdir() if d.is_dir()]

@@ -36,7 +36,7 @@ def parse(text):
 
 def convert(src, dst):
     nb = dict(cells=parse(Path(src).read_text()), nbformat=4, nbformat_minor=5,
-              metadata=dict(kernelspec=dict(display_name='python3', language='python', name='python3')))
+              metadata=dict(kernelspec=dict(display_name='taufm', language='python', name='taufm')))
     Path(dst).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 if __name__ == '__main__':
