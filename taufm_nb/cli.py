@@ -15,7 +15,7 @@ __all__ = ['COMMANDS', 'TASK_CHOICES', 'STRATEGY_CHOICES', 'PRESET_CHOICES', 'PA
 # %% ../nbs/90_cli.ipynb #6cc621a2
 COMMANDS = {
     'generate':        ('taufm_nb.generate',  'cli_generate',        'generate e+e- (tau tau, ZH, q qbar) or pp (QCD, ttbar) events with Pythia 8 + detector', 3),
-    'inspect':         ('taufm_nb.io',        'cli_inspect',         'summarise a Fu-tau-re parquet or JetClass ROOT file', 3),
+    'inspect':         ('taufm_nb.dataset',   'cli_inspect',         'summarise a Fu-tau-re parquet or JetClass ROOT file', 3),
     'train-tokenizer': ('taufm_nb.tokenizer', 'cli_train_tokenizer', 'train the VQ-VAE tokenizer on JetClass-format jets', 4),
     'tokenize':        ('taufm_nb.tokenizer', 'cli_tokenize',        'turn jets into token sequences with a trained tokenizer', 4),
     'pretrain':        ('taufm_nb.backbone',  'cli_pretrain',        'pretrain the GPT backbone by next-token prediction', 5),

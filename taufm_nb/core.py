@@ -147,7 +147,7 @@ def save_torch(obj, path: str | Path) -> Path:
     with atomic_write(path, 'wb') as f: f.write(buf.getbuffer())
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #9681e4b3
+# %% ../nbs/00_core.ipynb #bb85460d
 def save_safetensors(tensors: dict, path: str | Path, metadata: dict | None = None) -> Path:
     "Write `tensors` (name -> tensor) as a safetensors file, atomically, with a canonical (sorted) header."
     from safetensors.torch import save
@@ -160,7 +160,7 @@ def save_safetensors(tensors: dict, path: str | Path, metadata: dict | None = No
     with atomic_write(path, 'wb') as f: f.write(bytes(buf))
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #cd6fbc20
+# %% ../nbs/00_core.ipynb #d8c1a139
 KERNEL = 'taufm'   # the project's kernel (make install: ipykernel install --sys-prefix --name taufm)
 
 def papermill_kernel(requested: str | None = None) -> str:

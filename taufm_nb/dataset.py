@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_dataset.ipynb #9d8518d6
 from __future__ import annotations
-import warnings
+import argparse, json, sys, warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import numpy as np
@@ -14,7 +14,8 @@ import awkward as ak
 __all__ = ['FEATURES', 'LIFETIME_FEATURES', 'TASKS', 'TASK_PT_CUT', 'DECAY_MODES', 'DECAY_MODE_NAMES', 'PID_PDG', 'FUTAURE_NEEDS',
            'FUTAURE_LIFETIME', 'JETCLASS_NEEDS', 'JETCLASS_LIFETIME', 'SPLIT_SEED', 'decay_mode_class', 'wrap_phi',
            'Jets', 'futaure_features', 'jetclass_features', 'to_padded', 'select_jets', 'iter_jets', 'load_jets',
-           'split_indices', 'files_by_split', 'JetDataset', 'collate_jets', 'jet_loader']
+           'split_indices', 'files_by_split', 'JetDataset', 'collate_jets', 'jet_loader', 'summarize', 'format_summary',
+           'cli_inspect']
 
 # %% ../nbs/05_dataset.ipynb #009defe6
 from .io import DataError, DataFile, expand_paths, describe_paths
@@ -290,3 +291,100 @@ def jet_loader(jets: Jets, batch_size: int = 256, shuffle: bool = False, seed: i
     g = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(JetDataset(jets, task), batch_size=batch_size, shuffle=shuffle, generator=g,
                                        collate_fn=collate_jets, drop_last=drop_last, num_workers=num_workers)
+
+# %% ../nbs/05_dataset.ipynb #d7b9b965
+def _class_counts(files) -> dict:
+    "Class counts over all files, reading only the label columns."
+    out = {}
+    for df in files:
+        if df.schema == 'futaure':
+            df.require(['gen_jet_tau_decaymode'])
+            for c in df.iter_chunks(['gen_jet_tau_decaymode'], 1_000_000, {'gen_jet_tau_decaymode': 'scalar'}):
+                code = ak.to_numpy(c['gen_jet_tau_decaymode']).astype(np.int64)
+                cls = decay_mode_class(code)
+                d = out.setdefault('futaure', {'hadronic_tau': 0, 'leptonic_tau': 0, 'no_tau': 0, 'decay_modes': dict.fromkeys(DECAY_MODE_NAMES, 0)})
+                d['hadronic_tau'] += int((cls >= 0).sum()); d['leptonic_tau'] += int((code == 16).sum())
+                d['no_tau'] += int(((code < 0) | (code > 16)).sum())
+                for i, name in enumerate(DECAY_MODE_NAMES): d['decay_modes'][name] += int((cls == i).sum())
+        else:
+            labels = [c for c in df.columns if c.startswith('label_')]
+            if not labels: continue
+            d = out.setdefault('jetclass', {})
+            for c in df.iter_chunks(labels, 1_000_000, {l: 'scalar' for l in labels}):
+                for l in labels: d[l] = d.get(l, 0) + int(np.asarray(ak.to_numpy(c[l]), np.float64).sum())
+    if 'futaure' in out:
+        d = out['futaure']; n = max(d['hadronic_tau'], 1)
+        d['decay_mode_fractions'] = {k: v / n for k, v in d['decay_modes'].items()}
+    return out
+
+def _feature_summary(paths, max_jets: int, lifetime: bool) -> dict:
+    "Mean, std and quantiles of every candidate feature over the first `max_jets` jets."
+    jets = load_jets(paths, max_jets=max_jets, lifetime=lifetime)
+    q = (0.01, 0.25, 0.5, 0.75, 0.99)
+    feats = {}
+    for i, name in enumerate(jets.features):
+        v = jets.x[..., i][jets.mask].astype(np.float64)
+        feats[name] = dict(mean=float(v.mean()), std=float(v.std()), **{f'q{int(p * 100):02d}': float(x) for p, x in zip(q, np.quantile(v, q))})
+    n = jets.n_particles
+    jet = {k: dict(mean=float(jets.jet_p4[:, i].mean()), q50=float(np.median(jets.jet_p4[:, i])))
+           for i, k in enumerate(('pt', 'eta', 'phi', 'mass'))}
+    return dict(jets_used=len(jets), candidates=int(n.sum()), candidates_per_jet=dict(mean=float(n.mean()), q50=float(np.median(n)), max=int(n.max())),
+                features=feats, jet=jet)
+
+def summarize(paths, max_jets: int = 100_000) -> dict:
+    "Everything `taufm inspect` reports, as a dict."
+    files = [DataFile(p) for p in expand_paths(paths)]
+    try:
+        by_process = {}
+        for f in files: by_process[f.process] = by_process.get(f.process, 0) + f.num_jets
+        life = all(set((FUTAURE_LIFETIME if f.schema == 'futaure' else JETCLASS_LIFETIME).values()) <= set(f.columns) for f in files)
+        out = dict(paths=[str(f.path) for f in files], n_files=len(files), schemas=sorted({f.schema for f in files}),
+                   containers=sorted({f.container for f in files}), n_jets=sum(f.num_jets for f in files), jets_per_process=by_process,
+                   columns={f'{f.path.name}': f.columns for f in {f.schema: f for f in reversed(files)}.values()},
+                   classes=_class_counts(files))
+    finally:
+        for f in files: f.close()
+    if out['n_jets'] == 0: raise DataError(f"{describe_paths(paths)}: holds no jets (empty tree/table)")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        out['summary'] = _feature_summary(paths, max_jets, life)
+    out['warnings'] = [str(x.message) for x in w if issubclass(x.category, UserWarning)]
+    return out
+
+def format_summary(s: dict) -> str:
+    "The human-readable text of `taufm inspect`."
+    L = [f"{s['n_files']} file(s), {'/'.join(s['schemas'])} schema, {'/'.join(s['containers'])}: {s['n_jets']:,} jets",
+         "jets per process: " + ', '.join(f"{k} {v:,}" for k, v in s['jets_per_process'].items())]
+    for name, cols in s['columns'].items():
+        L.append(f"columns of {name}:")
+        L += [f"  {k:<24} {v}" for k, v in cols.items()]
+    c = s['classes']
+    if 'futaure' in c:
+        d = c['futaure']; n = max(d['hadronic_tau'] + d['leptonic_tau'] + d['no_tau'], 1)
+        L.append(f"classes: hadronic tau {d['hadronic_tau']:,} ({d['hadronic_tau'] / n:.1%}), leptonic tau {d['leptonic_tau']:,}, no tau {d['no_tau']:,}")
+        L.append("decay modes of hadronic taus: " + ', '.join(f"{k} {v:.1%}" for k, v in d['decay_mode_fractions'].items()))
+    if 'jetclass' in c: L.append("labels: " + ', '.join(f"{k} {v:,}" for k, v in c['jetclass'].items()))
+    m = s['summary']
+    L.append(f"features over the first {m['jets_used']:,} jets ({m['candidates']:,} candidates, "
+             f"{m['candidates_per_jet']['mean']:.1f} per jet, max {m['candidates_per_jet']['max']}):")
+    L.append(f"  {'feature':<16}" + ''.join(f"{k:>11}" for k in ('mean', 'std', 'q01', 'q25', 'q50', 'q75', 'q99')))
+    for name, f in m['features'].items(): L.append(f"  {name:<16}" + ''.join(f"{v:>11.4g}" for v in f.values()))
+    L.append("jet: " + ', '.join(f"{k} mean {v['mean']:.4g} median {v['q50']:.4g}" for k, v in m['jet'].items()))
+    L += [f"warning: {w}" for w in s['warnings']]
+    return '\n'.join(L)
+
+def cli_inspect(argv: list[str]) -> int:
+    "taufm inspect PATH [PATH...] [--json] [--max-jets N]: summarise Fu-tau-re / JetClass files."
+    p = argparse.ArgumentParser(prog='taufm inspect', description='Summarise Fu-tau-re parquet or JetClass ROOT files '
+                                '(files, globs or folders): jets, columns, classes, decay modes, feature distributions.')
+    p.add_argument('paths', nargs='+', help='files, globs or folders')
+    p.add_argument('--json', action='store_true', help='print the summary as JSON')
+    from taufm_nb.cli import at_least
+    p.add_argument('--max-jets', type=at_least(1), default=100_000, help='jets used for the feature summaries (default 100000)')
+    a = p.parse_args(argv)
+    try:
+        s = summarize(a.paths, a.max_jets)
+    except (ValueError, OSError) as e:        # DataError is a ValueError: a problem with the input, not a bug
+        print(f"taufm inspect: {e}", file=sys.stderr); return 2
+    print(json.dumps(s, indent=1) if a.json else format_summary(s))
+    return 0
