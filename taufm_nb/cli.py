@@ -18,8 +18,8 @@ COMMANDS = {
     'inspect':         ('taufm_nb.dataset',   'cli_inspect',         'summarise a Fu-tau-re parquet or JetClass ROOT file', 3),
     'train-tokenizer': ('taufm_nb.tokenizer', 'cli_train_tokenizer', 'train the VQ-VAE tokenizer on JetClass-format jets', 4),
     'tokenize':        ('taufm_nb.tokenizer', 'cli_tokenize',        'turn jets into token sequences with a trained tokenizer', 4),
-    'pretrain':        ('taufm_nb.backbone',  'cli_pretrain',        'pretrain the GPT backbone by next-token prediction', 5),
-    'sample':          ('taufm_nb.backbone',  'cli_sample',          'generate jets from a pretrained backbone', 5),
+    'pretrain':        ('taufm_nb.pretrain',   'cli_pretrain',        'pretrain the GPT backbone by next-token prediction', 5),
+    'sample':          ('taufm_nb.sample',     'cli_sample',          'generate jets from a pretrained backbone', 5),
     'finetune':        ('taufm_nb.finetune',  'cli_finetune',        'run one fine-tuning experiment (task, strategy, size, seed)', 6),
     'grid':            ('taufm_nb.grid',      'cli_grid',            'run a grid of experiments through papermill', 7),
     'figures':         ('taufm_nb.results',   'figures_main',        'draw the paper figures from finished runs', 7),
@@ -155,7 +155,7 @@ def tokenize_parser() -> argparse.ArgumentParser:
     return ap
 
 def pretrain_parser() -> argparse.ArgumentParser:
-    "The arguments of `taufm pretrain` (taufm_nb.backbone.cli_pretrain)."
+    "The arguments of `taufm pretrain` (taufm_nb.pretrain.cli_pretrain)."
     ap = argparse.ArgumentParser(prog='taufm pretrain', description='Pretrain the GPT backbone by next-token prediction '
                                  '(paper Sec. 3.1). Resumes from DIR/ckpt.pt; skips a finished DIR.')
     ap.add_argument('--tokens', nargs='+', required=True, type=Path, help='token parquet file(s) (from taufm tokenize)')
@@ -170,7 +170,7 @@ def pretrain_parser() -> argparse.ArgumentParser:
     return ap
 
 def sample_parser() -> argparse.ArgumentParser:
-    "The arguments of `taufm sample` (taufm_nb.backbone.cli_sample)."
+    "The arguments of `taufm sample` (taufm_nb.sample.cli_sample)."
     ap = argparse.ArgumentParser(prog='taufm sample', description='Generate jets from a pretrained backbone.')
     ap.add_argument('--backbone', type=Path, required=True, help='folder written by taufm pretrain')
     ap.add_argument('--tokenizer', type=Path, default=None, help='tokenizer folder, to decode the tokens into constituents')

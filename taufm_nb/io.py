@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_io.ipynb #861286b3
 from __future__ import annotations
-import argparse, glob, json, re, sys, warnings
+import glob, re
 from pathlib import Path
 import numpy as np
 import awkward as ak
