@@ -9,12 +9,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import run_info, save_json
+from .core import run_info, save_json, seed_everything
 from .backbone import BackboneConfig, Backbone, count_params
 from .pretrain import PAD, PRESET_NAMES, _cut
+from .toys import toy_jets
+from .tokenizer import TokenizerConfig, Tokenizer, preprocess, nearest_code, nearest_code_cdist
 
 # %% auto #0
-__all__ = ['RefAttention', 'RefFF', 'RefBlock', 'RefGPT', 'RefHead', 'RefLM', 'bench_backbone']
+__all__ = ['RefAttention', 'RefFF', 'RefBlock', 'RefGPT', 'RefHead', 'RefLM', 'bench_backbone', 'bench_tokenizer']
 
 # %% ../nbs/95_bench.ipynb #a53010a4
 class RefAttention(nn.Module):
@@ -147,4 +149,60 @@ def bench_backbone(argv: list[str]) -> int:
         print(f"  {name}: ours {r['ours_jets_s']:.1f} jets/s ({1e3 * r['ours_tflops']:.1f} GFLOP/s{frac}), reference-style "
               f"{r['ref_jets_s']:.1f} jets/s -> speed-up x{r['speedup']:.2f}{mem}")
     if a.out: save_json(results, a.out)
+    return 0
+
+# %% ../nbs/95_bench.ipynb #44884b88
+def bench_tokenizer(argv: list[str]) -> int:
+    "taufm bench tokenizer [--jets N] [--batch B] [--n-codes K] [--devices cpu,cuda] [--out FILE]"
+    from taufm_nb.cli import at_least, PRESET_CHOICES
+    ap = argparse.ArgumentParser(prog='taufm bench tokenizer', description='Encode jets/s (encoder + quantiser) with our chunked '
+                                 'nearest-code search and with a full torch.cdist matrix: same model, same jets, one run.')
+    ap.add_argument('--jets', type=at_least(1), default=1024, help='synthetic jets encoded per repeat (default 1024)')
+    ap.add_argument('--batch', type=at_least(1), default=256, help='jets per encode call (default 256)')
+    ap.add_argument('--n-codes', type=at_least(2), default=32000, help='codebook size (default: the paper, 32000)')
+    ap.add_argument('--preset', choices=PRESET_CHOICES, default='paper', help='tokenizer size (default paper)')
+    ap.add_argument('--mean-mult', type=at_least(1.0, float), default=40., help='mean candidates per jet (JetClass: ~40)')
+    ap.add_argument('--devices', default=None, help="comma separated (default: cpu, plus cuda if present)")
+    ap.add_argument('--repeats', type=at_least(1), default=2, help='timed repeats, the best is kept (default 2)')
+    ap.add_argument('--out', type=Path, help='also write the results as JSON')
+    a = ap.parse_args(argv)
+    devices = a.devices.split(',') if a.devices else ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+    cfg = TokenizerConfig.preset(a.preset, n_codes=a.n_codes)
+    x, mask = toy_jets(a.jets, cfg.max_particles, seed=0, mean_mult=a.mean_mult)
+    res = {'n_codes': cfg.n_codes, 'latent_dim': cfg.latent_dim, 'jets': a.jets, 'batch': a.batch,
+           'candidates_per_jet': float(mask.sum(1).mean()), 'hardware': run_info(), 'results': {}}
+    for dev in devices:
+        seed_everything(0)
+        tok = Tokenizer(cfg).to(dev).eval()
+        sync = torch.cuda.synchronize if dev.startswith('cuda') else (lambda: None)
+        r = {}
+        for search in ('chunked', 'cdist'):
+            tok.vq.search = search
+            codes = [tok.encode(x[i:i + a.batch], mask[i:i + a.batch]) for i in range(0, min(len(x), a.batch), a.batch)]  # warm-up
+            best = float('inf')
+            for _ in range(a.repeats):
+                sync(); t0 = time.perf_counter()
+                codes = [tok.encode(x[i:i + a.batch], mask[i:i + a.batch]).cpu() for i in range(0, len(x), a.batch)]
+                sync(); best = min(best, time.perf_counter() - t0)
+            r[search] = {'jets_per_s': len(x) / best, 'codes': torch.cat(codes)}
+        same = bool((r['chunked']['codes'] == r['cdist']['codes']).float().mean() > 0.999)
+        # the search alone on the latents of one batch
+        with torch.no_grad():
+            xb, mb = torch.as_tensor(x[:a.batch], device=dev), torch.as_tensor(mask[:a.batch], device=dev)
+            z = tok.encode_latent(preprocess(xb, mb, cfg), mb)[mb]; C = tok.vq.codebook()
+            ts = {}
+            for name, fn in (('chunked', lambda: nearest_code(z, C, cfg.search_chunk)), ('cdist', lambda: nearest_code_cdist(z, C))):
+                fn(); sync(); t0 = time.perf_counter()
+                for _ in range(a.repeats): fn()
+                sync(); ts[name] = (time.perf_counter() - t0) / a.repeats
+        rows = max(1, cfg.search_chunk // cfg.n_codes)
+        res['results'][dev] = {
+            'encode_jets_per_s_chunked': round(r['chunked']['jets_per_s'], 1), 'encode_jets_per_s_cdist': round(r['cdist']['jets_per_s'], 1),
+            'encode_speedup': round(r['chunked']['jets_per_s'] / r['cdist']['jets_per_s'], 2),
+            'search_ms_chunked': round(ts['chunked'] * 1e3, 2), 'search_ms_cdist': round(ts['cdist'] * 1e3, 2),
+            'search_speedup': round(ts['cdist'] / ts['chunked'], 2), 'same_codes': same,
+            'distance_matrix_MB_chunked': round(min(rows, len(z)) * cfg.n_codes * 4 / 2**20, 1),
+            'distance_matrix_MB_cdist': round(len(z) * cfg.n_codes * 4 / 2**20, 1)}
+        print(f"[bench tokenizer] {dev}: " + ', '.join(f'{k} {v}' for k, v in res['results'][dev].items()), flush=True)
+    if a.out: save_json(res, a.out)
     return 0

@@ -16,8 +16,8 @@ __all__ = ['COMMANDS', 'TASK_CHOICES', 'STRATEGY_CHOICES', 'PRESET_CHOICES', 'PA
 COMMANDS = {
     'generate':        ('taufm_nb.generate',  'cli_generate',        'generate e+e- (tau tau, ZH, q qbar) or pp (QCD, ttbar) events with Pythia 8 + detector', 3),
     'inspect':         ('taufm_nb.dataset',   'cli_inspect',         'summarise a Fu-tau-re parquet or JetClass ROOT file', 3),
-    'train-tokenizer': ('taufm_nb.tokenizer', 'cli_train_tokenizer', 'train the VQ-VAE tokenizer on JetClass-format jets', 4),
-    'tokenize':        ('taufm_nb.tokenizer', 'cli_tokenize',        'turn jets into token sequences with a trained tokenizer', 4),
+    'train-tokenizer': ('taufm_nb.tokenizer_train', 'cli_train_tokenizer', 'train the VQ-VAE tokenizer on JetClass-format jets', 4),
+    'tokenize':        ('taufm_nb.tokens',    'cli_tokenize',        'turn jets into token sequences with a trained tokenizer', 4),
     'pretrain':        ('taufm_nb.pretrain',   'cli_pretrain',        'pretrain the GPT backbone by next-token prediction', 5),
     'sample':          ('taufm_nb.sample',     'cli_sample',          'generate jets from a pretrained backbone', 5),
     'finetune':        ('taufm_nb.finetune',  'cli_finetune',        'run one fine-tuning experiment (task, strategy, size, seed)', 6),
@@ -128,7 +128,7 @@ def finetune_parser() -> argparse.ArgumentParser:
     return ap
 
 def train_tokenizer_parser() -> argparse.ArgumentParser:
-    "The arguments of `taufm train-tokenizer` (taufm_nb.tokenizer.cli_train_tokenizer)."
+    "The arguments of `taufm train-tokenizer` (taufm_nb.tokenizer_train.cli_train_tokenizer)."
     ap = argparse.ArgumentParser(prog='taufm train-tokenizer', description='Train the VQ-VAE tokenizer (paper Sec. 2.3). '
                                  'Resumes from OUT/last.pt; skips a finished OUT.')
     ap.add_argument('--data', nargs='+', required=True, help='JetClass-format files/folders/globs, or toy:N synthetic jets')
@@ -142,7 +142,7 @@ def train_tokenizer_parser() -> argparse.ArgumentParser:
     return ap
 
 def tokenize_parser() -> argparse.ArgumentParser:
-    "The arguments of `taufm tokenize` (taufm_nb.tokenizer.cli_tokenize)."
+    "The arguments of `taufm tokenize` (taufm_nb.tokens.cli_tokenize)."
     ap = argparse.ArgumentParser(prog='taufm tokenize', description='Turn jets into token sequences (parquet).')
     ap.add_argument('--tokenizer', type=Path, required=True, help='folder written by train-tokenizer')
     ap.add_argument('--data', nargs='+', required=True, help='Fu-tau-re or JetClass files/folders/globs')

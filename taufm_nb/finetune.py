@@ -114,7 +114,7 @@ def n_codes_of(tok) -> int:
 @torch.no_grad()
 def tokenize_jets(tok, x, mask, batch_size: int = 4096, device: str = 'cpu'):
     "Token sequences of jets x (N, P, F), mask (N, P) with a frozen tokenizer: (tokens int32 (N, L), tok_mask bool (N, L))."
-    from taufm_nb.tokenizer import codes_to_tokens
+    from taufm_nb.tokens import codes_to_tokens
     tok = tok.to(device).eval()
     for p in tok.parameters(): p.requires_grad_(False)
     n = n_codes_of(tok); toks, masks = [], []
@@ -239,7 +239,7 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
     state = dict(epoch=-1, history=[], best_state=None, best_epoch=-1, best_val_loss=float('inf'), train_time_s=0.0)
     ckpt = Path(ckpt) if ckpt else None
     if ckpt and ckpt.exists():                                    # resume after the last finished epoch
-        from taufm_nb.tokenizer import load_checkpoint         # weights_only; a foreign file is one clear line
+        from taufm_nb.tokenizer_train import load_checkpoint   # weights_only; a foreign file is one clear line
         c = load_checkpoint(ckpt, 'cpu', 'fine-tuning checkpoint', ('cfg', 'model', 'optimizer', 'scheduler', 'rng', 'state'))
         if c['cfg'] != cfg.to_dict(): raise ValueError(f"{ckpt}: checkpoint of a different configuration {c['cfg']} (now {cfg.to_dict()})")
         model.load_state_dict(c['model']); opt.load_state_dict(c['optimizer']); sched.load_state_dict(c['scheduler'])

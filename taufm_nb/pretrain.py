@@ -42,7 +42,7 @@ def write_token_file(path: str | Path, tokens, tok_mask, **columns) -> Path:
 
 def read_tokens(paths, max_jets: int | None = None):
     "Read token parquet file(s) with `taufm_nb.tokenizer.load_tokens` -> (tokens (N, L) int32, PAD-padded; tok_mask (N, L))."
-    from taufm_nb.tokenizer import load_tokens
+    from taufm_nb.tokens import load_tokens
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths: raise ValueError("read_tokens: no token files given")
     toks, masks = [], []
@@ -63,7 +63,7 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float):
     if name == 'adamw':
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay); return opt, opt
     if name == 'ranger':
-        from taufm_nb.tokenizer import Lookahead           # the tokenizer's Lookahead (same Ranger as its training)
+        from taufm_nb.tokenizer_train import Lookahead     # the tokenizer's Lookahead (same Ranger as its training)
         inner = torch.optim.RAdam(params, lr=lr, weight_decay=weight_decay, decoupled_weight_decay=True)
         return Lookahead(inner), inner
     raise ValueError(f"unknown optimizer {name!r}; choose 'ranger' or 'adamw'")
@@ -195,7 +195,7 @@ def pretrain(tokens, tok_mask, model_cfg: BackboneConfig, cfg: PretrainConfig, o
     start, history = 0, []
     ck = out / 'ckpt.pt'
     if ck.exists():
-        from taufm_nb.tokenizer import load_checkpoint         # weights_only; a foreign file is one clear line
+        from taufm_nb.tokenizer_train import load_checkpoint   # weights_only; a foreign file is one clear line
         st = load_checkpoint(ck, device, 'backbone checkpoint', ('model_cfg', 'cfg', 'model', 'opt', 'sched', 'rng', 'epoch', 'history'))
         if st['model_cfg'] != model_cfg.to_dict() or st['cfg'] != cfg.to_dict():
             raise ValueError(f"{ck}: checkpoint of a different configuration; use another --out or delete it.\n"
@@ -295,7 +295,7 @@ def next_token_report(model: Backbone, samples: dict, device: str = 'cpu') -> di
 
 def eval_sequences(workdir: str | Path, scale: str, cfg: PretrainConfig) -> dict:
     "Token sequences the chain's backbones are judged on: pp = backbone/'s validation jets, tau and q/g task jets."
-    from taufm_nb.tokenizer import load_tokens
+    from taufm_nb.tokens import load_tokens
     from taufm_nb.dataset import select_jets
     workdir = Path(workdir); out = {}
     pp = [f for f in (workdir / 'tokens' / f'{p}.parquet' for p in ('pp-qcd', 'pp-ttbar')) if f.exists()]

@@ -59,7 +59,7 @@ def cli_sample(argv: list[str]) -> int:
         cols = {}
         if tok is not None:
             import pyarrow as pa
-            from taufm_nb.tokenizer import tokens_to_codes
+            from taufm_nb.tokens import tokens_to_codes
             codes, m = tokens_to_codes(tokens)
             x = torch.cat([tok.decode(codes[i:i + 4096], m[i:i + 4096]).cpu() for i in range(0, len(codes), 4096)]).numpy()
             m = m.numpy(); offs = np.r_[0, np.cumsum(m.sum(1))].astype(np.int32)

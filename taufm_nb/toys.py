@@ -6,9 +6,10 @@
 from __future__ import annotations
 import numpy as np
 import torch
+from .dataset import FEATURES, LIFETIME_FEATURES
 
 # %% auto #0
-__all__ = ['PAD', 'toy_tokens']
+__all__ = ['PAD', 'toy_tokens', 'toy_jets']
 
 # %% ../nbs/09_toys.ipynb #70a729f1
 PAD = -1  # padding value of token sequences (= taufm_nb.tokenizer.PAD = taufm_nb.backbone.PAD)
@@ -31,3 +32,27 @@ def toy_tokens(n: int, n_codes: int = 16, max_particles: int = 30, seed: int = 0
         tokens[i, mult[i] + 1] = n_codes + 1
     tokens = torch.from_numpy(tokens)
     return tokens, tokens != PAD
+
+# %% ../nbs/09_toys.ipynb #4c126749
+_PID_MASS = np.array([0.000511, 0.10566, 0.0, 0.13957, 0.49761], np.float32)  # e, mu, gamma, h+-, h0 (GeV)
+
+def toy_jets(n: int, max_particles: int = 32, seed: int = 0, lifetime: bool = False, mean_mult: float = 12.):
+    "Synthetic jets: `x` float32 (n, P, F) raw units in FEATURES order, `mask` bool (n, P). For tests and benchmarks."
+    rng = np.random.default_rng(seed)
+    F_ = len(FEATURES) + (len(LIFETIME_FEATURES) if lifetime else 0)
+    mult = np.clip(rng.poisson(mean_mult, n), 1, max_particles)
+    mask = np.arange(max_particles)[None] < mult[:, None]
+    x = np.zeros((n, max_particles, F_), np.float32)
+    pt = -np.sort(-rng.exponential(8., (n, max_particles)), 1) + 0.5
+    pid = rng.choice(5, (n, max_particles), p=[.03, .02, .35, .45, .15])
+    charge = np.where(np.isin(pid, [0, 1, 3]), rng.choice([-1., 1.], (n, max_particles)), 0.)
+    x[..., 0] = pt; x[..., 1] = _PID_MASS[pid]
+    x[..., 2:4] = rng.normal(0, 0.08, (n, max_particles, 2)) * (1 + 3 / pt[..., None])
+    x[..., 4] = charge; x[..., 5:10] = np.eye(5, dtype=np.float32)[pid]
+    if lifetime:
+        x[..., 10] = rng.laplace(0, 0.02, (n, max_particles)) * (charge != 0)
+        x[..., 11] = 0.005 + 0.01 / pt
+        x[..., 12] = rng.laplace(0, 0.03, (n, max_particles)) * (charge != 0)
+        x[..., 13] = 0.006 + 0.01 / pt
+    x[~mask] = 0
+    return x, mask
