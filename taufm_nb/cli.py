@@ -20,7 +20,7 @@ COMMANDS = {
     'tokenize':        ('taufm_nb.tokens',    'cli_tokenize',        'turn jets into token sequences with a trained tokenizer', 4),
     'pretrain':        ('taufm_nb.pretrain',   'cli_pretrain',        'pretrain the GPT backbone by next-token prediction', 5),
     'sample':          ('taufm_nb.sample',     'cli_sample',          'generate jets from a pretrained backbone', 5),
-    'finetune':        ('taufm_nb.finetune',  'cli_finetune',        'run one fine-tuning experiment (task, strategy, size, seed)', 6),
+    'finetune':        ('taufm_nb.runs',      'cli_finetune',        'run one fine-tuning experiment (task, strategy, size, seed)', 6),
     'grid':            ('taufm_nb.grid',      'cli_grid',            'run a grid of experiments through papermill', 7),
     'figures':         ('taufm_nb.results',   'figures_main',        'draw the paper figures from finished runs', 7),
     'reproduce':       ('taufm_nb.reproduce', 'cli_reproduce',       'the whole chain: data -> tokenizer -> backbone -> grid -> figures', 7),
@@ -104,7 +104,7 @@ def positive(s) -> float:
 
 # %% ../nbs/90_cli.ipynb #798ca2a9
 def finetune_parser() -> argparse.ArgumentParser:
-    "The arguments of `taufm finetune` (taufm_nb.finetune.cli_finetune)."
+    "The arguments of `taufm finetune` (taufm_nb.runs.cli_finetune)."
     from taufm_nb.core import SCALES
     ap = argparse.ArgumentParser(prog='taufm finetune', description='Run one fine-tuning experiment through the '
                                  'papermill template nbs/39_experiment.ipynb; results go into a run folder.')

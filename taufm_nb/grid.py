@@ -247,8 +247,8 @@ def notebook_runner(notebook: str | Path) -> Callable:
     return functools.partial(run_notebook, str(Path(notebook).resolve()))
 
 def default_runner(params: dict, out_dir, kernel=None) -> Path:
-    "The experiment of the fine-tuning stage: `taufm_nb.finetune.run_experiment`."
-    from taufm_nb.finetune import run_experiment
+    "The experiment of the fine-tuning stage: `taufm_nb.runs.run_experiment`."
+    from taufm_nb.runs import run_experiment
     return run_experiment(params, out_dir, kernel=kernel)
 
 ERROR_FILE = 'grid_error.json'

@@ -4,12 +4,13 @@
 
 # %% ../nbs/09_toys.ipynb #4af70585
 from __future__ import annotations
+from pathlib import Path
 import numpy as np
 import torch
 from .dataset import FEATURES, LIFETIME_FEATURES
 
 # %% auto #0
-__all__ = ['PAD', 'toy_tokens', 'toy_jets']
+__all__ = ['PAD', 'toy_tokens', 'toy_jets', 'toy_assets']
 
 # %% ../nbs/09_toys.ipynb #70a729f1
 PAD = -1  # padding value of token sequences (= taufm_nb.tokenizer.PAD = taufm_nb.backbone.PAD)
@@ -56,3 +57,18 @@ def toy_jets(n: int, max_particles: int = 32, seed: int = 0, lifetime: bool = Fa
         x[..., 13] = 0.006 + 0.01 / pt
     x[~mask] = 0
     return x, mask
+
+# %% ../nbs/09_toys.ipynb #08941a0a
+def toy_assets(wd: str | Path, n_jets: int = 600) -> dict:
+    "Random stand-ins (no physics) in the layout of the ci assets: for tests of the experiment plumbing only."
+    from taufm_nb.io import synthetic_futaure, write_futaure
+    from taufm_nb.tokenizer import Tokenizer, TokenizerConfig, save_tokenizer
+    from taufm_nb.backbone import Backbone, BackboneConfig, save_backbone
+    wd = Path(wd)
+    for proc, prefix, frac, seed in (('ztautau', 'z', 1.0, 1), ('qq', 'qq', 0.0, 2)):
+        write_futaure(synthetic_futaure(n_jets, seed=seed, tau_fraction=frac), wd / 'data' / proc / f'{prefix}_{seed}_00000.parquet')
+    torch.manual_seed(0)
+    tcfg = TokenizerConfig.preset('ci')
+    save_tokenizer(Tokenizer(tcfg), wd / 'tokenizer')
+    save_backbone(Backbone(BackboneConfig.preset('ci', vocab_size=tcfg.n_codes + 2)), wd / 'backbone')
+    return dict(data=wd / 'data', tokenizer=wd / 'tokenizer', backbone=wd / 'backbone', workdir=wd)
