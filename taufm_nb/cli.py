@@ -22,7 +22,7 @@ COMMANDS = {
     'sample':          ('taufm_nb.sample',     'cli_sample',          'generate jets from a pretrained backbone', 5),
     'finetune':        ('taufm_nb.runs',      'cli_finetune',        'run one fine-tuning experiment (task, strategy, size, seed)', 6),
     'grid':            ('taufm_nb.grid',      'cli_grid',            'run a grid of experiments through papermill', 7),
-    'figures':         ('taufm_nb.results',   'figures_main',        'draw the paper figures from finished runs', 7),
+    'figures':         ('taufm_nb.figures',   'figures_main',        'draw the paper figures from finished runs', 7),
     'reproduce':       ('taufm_nb.reproduce', 'cli_reproduce',       'the whole chain: data -> tokenizer -> backbone -> grid -> figures', 7),
     'bench':           ('taufm_nb.cli',       'cli_bench',           'throughput benchmarks: data, tokenizer, backbone, heads', 3),
 }

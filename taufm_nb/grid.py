@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Callable
 import yaml
 from tqdm.auto import tqdm
-from .core import SCALES, get_paths, save_json, load_json, run_info, in_test, papermill_kernel
+from .core import SCALES, get_paths, save_json, run_info, papermill_kernel
+from .cluster import GridError, make_cluster
 
 # %% auto #0
 __all__ = ['TASKS', 'STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'PARAMS', 'REQUIRED', 'KERNEL_NOISE', 'ERROR_FILE',
-           'CLUSTER_KEYS', 'PAPER_GRIDS', 'GridError', 'run_id', 'GridSpec', 'grids_dir', 'load_spec',
-           'quiet_kernel_noise', 'run_notebook', 'notebook_runner', 'default_runner', 'worker_info', 'run_point',
-           'load_cluster_config', 'jobqueue_cluster', 'n_gpus', 'make_cluster', 'default_out', 'run_grid', 'run_stage',
+           'PAPER_GRIDS', 'run_id', 'GridSpec', 'grids_dir', 'load_spec', 'quiet_kernel_noise', 'run_notebook',
+           'notebook_runner', 'default_runner', 'worker_info', 'run_point', 'default_out', 'run_grid', 'run_stage',
            'cli_grid']
 
 # %% ../nbs/40_grid.ipynb #000fc9a4
@@ -25,9 +25,6 @@ STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning',           # paper
               'fine_tuning_random', 'fine_tuning_dapt')                  # controls of the transfer issue
 BASELINES = ('part', 'small_scratch', 'deepset')                          # referee-requested baselines
 ALL_STRATEGIES = STRATEGIES + BASELINES
-
-class GridError(ValueError):
-    "A grid spec that cannot be expanded: unknown keys, bad values, missing scales."
 
 def _int(lo=None, hi=None):
     def check(v):
@@ -294,64 +291,6 @@ def run_point(params: dict, out_dir: str | Path, kernel: str | None = None, runn
     rec['seconds'] = round(time.time() - t0, 2)
     return rec
 
-# %% ../nbs/40_grid.ipynb #3de44c1f
-CLUSTER_KEYS = ('cluster', 'jobs', 'adapt', 'options', 'gpus_per_worker')
-
-def load_cluster_config(path: str | Path) -> dict:
-    "Read and check a dask-jobqueue cluster config (see above)."
-    p = Path(path)
-    if not p.exists(): raise FileNotFoundError(f"cluster config {p}: no such file")
-    try: d = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e: raise GridError(f"{p}: not valid YAML ({e})") from None
-    if not isinstance(d, dict): raise GridError(f"{p}: expected a mapping")
-    unknown = [k for k in d if k not in CLUSTER_KEYS]
-    if unknown: raise GridError(f"{p}: unknown key(s) {unknown}; valid keys are {list(CLUSTER_KEYS)}")
-    if d.get('cluster') not in ('slurm', 'htcondor'): raise GridError(f"{p}: 'cluster' must be 'slurm' or 'htcondor', got {d.get('cluster')!r}")
-    if not isinstance(d.get('options', {}), dict): raise GridError(f"{p}: 'options' must be a mapping of {d['cluster']} cluster arguments")
-    if 'jobs' in d and (not isinstance(d['jobs'], int) or d['jobs'] < 1): raise GridError(f"{p}: 'jobs' must be a positive integer")
-    if 'adapt' in d and not isinstance(d['adapt'], dict): raise GridError(f"{p}: 'adapt' must be a mapping like {{minimum: 0, maximum: 20}}")
-    opts = d.setdefault('options', {}) or {}
-    for k in ('python', 'log_directory'):                       # relative paths: from the project root, not the cwd
-        v = opts.get(k)
-        if isinstance(v, str) and v and not Path(v).expanduser().is_absolute() and not v.startswith('$') \
-                and (k == 'log_directory' or '/' in v):
-            opts[k] = str(get_paths().root / v)
-    d['options'] = opts
-    d['source'] = str(p)
-    return d
-
-def jobqueue_cluster(cfg: dict):
-    "A (not yet scaled) dask-jobqueue cluster from a checked config."
-    import dask_jobqueue
-    cls = dict(slurm=dask_jobqueue.SLURMCluster, htcondor=dask_jobqueue.HTCondorCluster)[cfg['cluster']]
-    opts = {'cores': 1, 'memory': '8GB', 'processes': 1, **cfg.get('options', {})}
-    # each worker runs one experiment at a time (its job's cores and GPU are that experiment's): a resource `run=1`
-    opts['worker_extra_args'] = [*opts.get('worker_extra_args', []), '--resources', 'run=1']
-    try: return cls(**opts)
-    except (TypeError, ValueError) as e: raise GridError(f"{cfg.get('source', 'cluster config')}: bad options for {cls.__name__}: {e}") from None
-
-def n_gpus() -> int:
-    try:
-        import torch
-        return torch.cuda.device_count()
-    except Exception: return 0
-
-def make_cluster(workers: int | None = None, cluster_config: str | Path | None = None):
-    "(cluster, run_point settings, submit settings): a LocalCluster (default) or a jobqueue cluster from `cluster_config`."
-    if cluster_config:
-        cfg = load_cluster_config(cluster_config)
-        cluster = jobqueue_cluster(cfg)
-        if 'adapt' in cfg: cluster.adapt(**cfg['adapt'])
-        else: cluster.scale(jobs=cfg.get('jobs', 1))
-        return (cluster, dict(gpus='batch' if cfg.get('gpus_per_worker') else None, threads=cfg.get('options', {}).get('cores')),
-                dict(resources={'run': 1}))
-    from distributed import LocalCluster
-    g = n_gpus()
-    n = workers or g or (os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=0,
-                           dashboard_address=None, silence_logs=40)
-    return cluster, dict(gpus=list(range(g)) if g else None, threads=max(1, (os.cpu_count() or 1) // n)), {}
-
 # %% ../nbs/40_grid.ipynb #b599c0aa
 def default_out(scale: str) -> Path: return get_paths().runs / scale
 
@@ -452,3 +391,15 @@ def cli_grid(argv: list[str]) -> int:
     except (GridError, FileNotFoundError) as e:
         print(f"taufm grid: {e}", file=sys.stderr); return 2
     return 1 if s['failed'] else 0
+
+# %% ../nbs/40_grid.ipynb #fb6e5298
+import importlib
+_MOVED = {'CLUSTER_KEYS': 'cluster', 'load_cluster_config': 'cluster', 'jobqueue_cluster': 'cluster',
+          'n_gpus': 'cluster', 'make_cluster': 'cluster'}   # name -> 'module' or 'module:name'
+
+def __getattr__(name):
+    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mod, _, attr = _MOVED[name].partition(':')
+    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+

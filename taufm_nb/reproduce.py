@@ -37,7 +37,7 @@ STAGES: list[Stage] = [
     Stage('tokenizer', 'train-tokenizer', module_stage('taufm_nb.tokens'), 4),     # workdir/tokenizer, workdir/tokens (+ ee-corpus)
     Stage('pretrain', 'pretrain', module_stage('taufm_nb.pretrain'), 5),         # workdir/backbone{,-ee,-corpus0.1,-corpus0.3}
     Stage('grid', 'grid', module_stage('taufm_nb.grid'), 7),                    # workdir/runs/<grid>/...
-    Stage('figures', 'figures', module_stage('taufm_nb.results'), 7),           # figures/ + results table
+    Stage('figures', 'figures', module_stage('taufm_nb.figures'), 7),           # figures/ + results table
 ]
 
 COMMITTED_SCALE = 'mini'     # the scale whose figures/ and README.md are committed (`make reproduce`)
