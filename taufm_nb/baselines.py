@@ -4,18 +4,18 @@
 
 # %% ../nbs/50_baselines.ipynb #206f08bd
 from __future__ import annotations
-import argparse, math, time, typing
+import math, typing
 from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Config, seed_everything, get_device, run_info
+from .core import Config
 
 # %% auto #0
 __all__ = ['FEATURES', 'TASK_OUTPUTS', 'STRATEGIES', 'candidate_kinematics', 'wrap_phi', 'pair_features', 'candidate_inputs',
            'MaskedBatchNorm', 'mlp', 'PairEmbed', 'Attention', 'Block', 'ParTConfig', 'valid_first', 'ParT',
            'DeepSetConfig', 'DeepSet', 'toy_jets', 'build_baseline', 'fit_toy', 'SmallScratchConfig', 'SmallScratch',
-           'build_small_scratch', 'toy_tokens', 'bench']
+           'build_small_scratch', 'toy_tokens']
 
 # %% ../nbs/50_baselines.ipynb #6c80633c
 FEATURES = ('pt', 'mass', 'deta', 'dphi', 'charge', 'isElectron', 'isMuon', 'isPhoton', 'isChargedHadron',
@@ -344,63 +344,13 @@ def toy_tokens(n: int, n_codes: int = 32, n_max: int = 8, seed: int = 0):
     tok_mask = pos <= nc[:, None] + 1
     return dict(tokens=torch.where(tok_mask, tokens, -1), tok_mask=tok_mask, y=y.float())
 
-# %% ../nbs/50_baselines.ipynb #b15fbbce
-def _bench_models(names, preset: str, task: str, n_features: int, vocab_size: int):
-    from taufm_nb.backbone import Backbone, BackboneConfig
-    from taufm_nb.heads import Head, HeadConfig
-    for name in names:
-        if name == 'part': yield name, build_baseline('part', task, n_features, 'tau' if preset == 'paper' else preset), False
-        elif name in ('deepset', 'small_scratch'):
-            yield name, build_baseline(name, task, n_features, preset, vocab_size=vocab_size), False
-        elif name in ('omnijet', 'omnijet_fixed'):
-            bb = Backbone(BackboneConfig.preset(preset, vocab_size=vocab_size))
-            yield name, SmallScratch(bb, Head(HeadConfig.preset(preset, n_in=bb.cfg.n_embd), task)), name == 'omnijet_fixed'
-        else: raise ValueError(f"unknown model {name!r} (choose from part, omnijet, omnijet_fixed, deepset, small_scratch)")
+# %% ../nbs/50_baselines.ipynb #d68273e8
+import importlib
+_MOVED = {'bench': 'bench:bench_heads', '_bench_models': 'bench'}   # name -> 'module' or 'module:name'
 
-def bench(argv: list[str] | None = None) -> int:
-    "taufm bench heads: training jets/s (forward + backward + AdamW step) of ParT vs the OmniJet-alpha stack."
-    ap = argparse.ArgumentParser(prog='taufm bench heads', description=bench.__doc__)
-    ap.add_argument('--batch', type=int, default=256, help='jets per training step (default 256)')
-    ap.add_argument('--particles', type=int, default=16, help='candidates per jet (default 16, the tau reference)')
-    ap.add_argument('--steps', type=int, default=5, help='timed steps (after --warmup untimed ones)')
-    ap.add_argument('--warmup', type=int, default=1)
-    ap.add_argument('--preset', default='paper', help="model sizes: paper (ParT = tau preset), small or ci")
-    ap.add_argument('--task', default='tau_id', choices=list(TASK_OUTPUTS))
-    ap.add_argument('--vocab', type=int, default=32002, help='backbone vocabulary (paper: 32000 codes + 2)')
-    ap.add_argument('--models', default='part,omnijet,omnijet_fixed,deepset,small_scratch')
-    ap.add_argument('--device', default=None, help='cpu or cuda (default: GPU when present)')
-    ap.add_argument('--json', default=None, help='also write the results to this JSON file')
-    a = ap.parse_args(argv)
-    if min(a.batch, a.particles, a.steps) < 1: ap.error('--batch, --particles and --steps must be >= 1')
-    device = get_device(a.device)
-    seed_everything(0)
-    b = toy_jets(a.batch, a.particles, full=True, seed=1)
-    codes = torch.randint(1, a.vocab - 1, (a.batch, a.particles + 2))
-    codes[:, 0], codes[:, -1] = 0, a.vocab - 1
-    b.update(tokens=codes, tok_mask=torch.ones_like(codes, dtype=torch.bool))
-    b = {k: v.to(device) for k, v in b.items()}
-    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
-    rows = []
-    print(f"training throughput, batch {a.batch}, {a.particles} candidates/jet, task {a.task}, device {device} "
-          f"({run_info()['gpu'] or str(torch.get_num_threads()) + ' CPU threads'})")
-    for name, model, frozen in _bench_models(a.models.split(','), a.preset, a.task, len(FEATURES), a.vocab):
-        model.to(device).train()
-        if frozen:
-            for p in model.backbone.parameters(): p.requires_grad_(False)
-            model.backbone.eval()
-        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-        def step():
-            loss = F.binary_cross_entropy_with_logits(model(b).float().reshape(a.batch, -1)[:, 0], b['y'])
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-        for _ in range(a.warmup): step()
-        sync(); t0 = time.perf_counter()
-        for _ in range(a.steps): step()
-        sync(); dt = (time.perf_counter() - t0) / a.steps
-        n_train = sum(p.numel() for p in model.parameters() if p.grad is not None)   # (the unused next-token head has none)
-        rows.append(dict(model=name, jets_per_s=a.batch / dt, step_s=dt, trainable_params=n_train))
-        print(f"  {name:<14} {a.batch / dt:9.0f} jets/s  ({dt * 1e3:7.1f} ms/step, {n_train / 1e6:5.2f}M trainable parameters)")
-        del model, opt
-    if a.json:
-        from taufm_nb.core import save_json
-        save_json(dict(args=vars(a), device=device, hardware=run_info(), results=rows), a.json)
-    return 0
+def __getattr__(name):
+    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mod, _, attr = _MOVED[name].partition(':')
+    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+

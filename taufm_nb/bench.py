@@ -9,14 +9,18 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import run_info, save_json, seed_everything
+from .core import run_info, save_json, seed_everything, get_device
 from .backbone import BackboneConfig, Backbone, count_params
 from .pretrain import PAD, PRESET_NAMES, _cut
 from .toys import toy_jets
 from .tokenizer import TokenizerConfig, Tokenizer, preprocess, nearest_code, nearest_code_cdist
+from .generate import (PROCESSES, SAMPLE_KIND, chunk_name, chunk_seed, detector_of, generate_events,
+                               make_pythia)
+from .baselines import FEATURES, TASK_OUTPUTS, SmallScratch, build_baseline
 
 # %% auto #0
-__all__ = ['RefAttention', 'RefFF', 'RefBlock', 'RefGPT', 'RefHead', 'RefLM', 'bench_backbone', 'bench_tokenizer']
+__all__ = ['RefAttention', 'RefFF', 'RefBlock', 'RefGPT', 'RefHead', 'RefLM', 'bench_backbone', 'bench_tokenizer', 'bench_data',
+           'bench_heads']
 
 # %% ../nbs/95_bench.ipynb #a53010a4
 class RefAttention(nn.Module):
@@ -205,4 +209,108 @@ def bench_tokenizer(argv: list[str]) -> int:
             'distance_matrix_MB_cdist': round(len(z) * cfg.n_codes * 4 / 2**20, 1)}
         print(f"[bench tokenizer] {dev}: " + ', '.join(f'{k} {v}' for k, v in res['results'][dev].items()), flush=True)
     if a.out: save_json(res, a.out)
+    return 0
+
+# %% ../nbs/95_bench.ipynb #65044c3a
+def bench_data(argv: list[str] | None = None) -> int:
+    "taufm bench data [--process P] [--n-events N]: events/s (CPU time of this process) of each data stage."
+    ap = argparse.ArgumentParser(prog='taufm bench data')
+    ap.add_argument('--process', default='ztautau', choices=list(PROCESSES))
+    ap.add_argument('--n-events', type=int, default=1000)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--detector', default=None, help='detector preset or .json (default: the collider default)')
+    a = ap.parse_args(argv or [])
+    import tempfile
+    from taufm_nb.detector import simulate
+    det = detector_of(a.process, a.detector)
+    from taufm_nb.matching import match_events, futaure_columns, jetclass_branches
+    t, n = {}, a.n_events
+    py = make_pythia(a.process, chunk_seed(a.process, a.seed, 0))
+    t0 = time.process_time(); ev = generate_events(a.process, n, 0, py); t['pythia'] = time.process_time() - t0
+    t0 = time.process_time(); reco = simulate(ev, det, rng=1); t['detector'] = time.process_time() - t0
+    t0 = time.process_time()
+    if PROCESSES[a.process][0] == 'pp': rows = jetclass_branches(ev, reco, a.process == 'pp-ttbar')
+    else: rows = futaure_columns(match_events(ev, reco), SAMPLE_KIND[a.process])
+    t['clustering+matching'] = time.process_time() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        from taufm_nb import io
+        path = Path(tmp) / chunk_name(a.process, a.seed, 0)
+        t0 = time.process_time()
+        (io.write_jetclass(rows, path) if PROCESSES[a.process][0] == 'pp' else io.write_futaure(rows, path, allow_extra=True))
+        t['write'] = time.process_time() - t0
+        size = path.stat().st_size
+        try:
+            from taufm_nb.dataset import load_jets
+            t0 = time.process_time(); load_jets([path]); t['features'] = time.process_time() - t0
+        except ImportError: pass
+    n_jets = len(rows['jet_pt']) if isinstance(rows, dict) else len(rows)
+    print(f"taufm bench data: {a.process}, {n} events -> {n_jets} jets, file {size / 1e3:.0f} kB "
+          f"({size / n * 1e3 / 1e6:.2f} MB per 1k events)")
+    for k, v in t.items(): print(f"  {k:<22} {n / v:10.0f} events/s   ({v:6.2f} s, {v / t['pythia']:6.1%} of Pythia)")
+    core = sum(t[k] for k in ('detector', 'clustering+matching', 'write'))
+    print(f"  detector + matching + writing: {core / t['pythia']:.1%} of Pythia's time (target <= 10% for tau tau)")
+    after = sum(v for k, v in t.items() if k != 'pythia')
+    print(f"  everything after Pythia (incl. features): {after / t['pythia']:.1%} of Pythia's time")
+    return 0
+
+# %% ../nbs/95_bench.ipynb #b15fbbce
+def _bench_models(names, preset: str, task: str, n_features: int, vocab_size: int):
+    from taufm_nb.backbone import Backbone, BackboneConfig
+    from taufm_nb.heads import Head, HeadConfig
+    for name in names:
+        if name == 'part': yield name, build_baseline('part', task, n_features, 'tau' if preset == 'paper' else preset), False
+        elif name in ('deepset', 'small_scratch'):
+            yield name, build_baseline(name, task, n_features, preset, vocab_size=vocab_size), False
+        elif name in ('omnijet', 'omnijet_fixed'):
+            bb = Backbone(BackboneConfig.preset(preset, vocab_size=vocab_size))
+            yield name, SmallScratch(bb, Head(HeadConfig.preset(preset, n_in=bb.cfg.n_embd), task)), name == 'omnijet_fixed'
+        else: raise ValueError(f"unknown model {name!r} (choose from part, omnijet, omnijet_fixed, deepset, small_scratch)")
+
+def bench_heads(argv: list[str] | None = None) -> int:
+    "taufm bench heads: training jets/s (forward + backward + AdamW step) of ParT vs the OmniJet-alpha stack."
+    ap = argparse.ArgumentParser(prog='taufm bench heads', description=bench_heads.__doc__)
+    ap.add_argument('--batch', type=int, default=256, help='jets per training step (default 256)')
+    ap.add_argument('--particles', type=int, default=16, help='candidates per jet (default 16, the tau reference)')
+    ap.add_argument('--steps', type=int, default=5, help='timed steps (after --warmup untimed ones)')
+    ap.add_argument('--warmup', type=int, default=1)
+    ap.add_argument('--preset', default='paper', help="model sizes: paper (ParT = tau preset), small or ci")
+    ap.add_argument('--task', default='tau_id', choices=list(TASK_OUTPUTS))
+    ap.add_argument('--vocab', type=int, default=32002, help='backbone vocabulary (paper: 32000 codes + 2)')
+    ap.add_argument('--models', default='part,omnijet,omnijet_fixed,deepset,small_scratch')
+    ap.add_argument('--device', default=None, help='cpu or cuda (default: GPU when present)')
+    ap.add_argument('--json', default=None, help='also write the results to this JSON file')
+    a = ap.parse_args(argv)
+    from taufm_nb.baselines import toy_jets      # the batch toy of 50_baselines (a dict of tensors), not toys.toy_jets
+    if min(a.batch, a.particles, a.steps) < 1: ap.error('--batch, --particles and --steps must be >= 1')
+    device = get_device(a.device)
+    seed_everything(0)
+    b = toy_jets(a.batch, a.particles, full=True, seed=1)
+    codes = torch.randint(1, a.vocab - 1, (a.batch, a.particles + 2))
+    codes[:, 0], codes[:, -1] = 0, a.vocab - 1
+    b.update(tokens=codes, tok_mask=torch.ones_like(codes, dtype=torch.bool))
+    b = {k: v.to(device) for k, v in b.items()}
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+    rows = []
+    print(f"training throughput, batch {a.batch}, {a.particles} candidates/jet, task {a.task}, device {device} "
+          f"({run_info()['gpu'] or str(torch.get_num_threads()) + ' CPU threads'})")
+    for name, model, frozen in _bench_models(a.models.split(','), a.preset, a.task, len(FEATURES), a.vocab):
+        model.to(device).train()
+        if frozen:
+            for p in model.backbone.parameters(): p.requires_grad_(False)
+            model.backbone.eval()
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        def step():
+            loss = F.binary_cross_entropy_with_logits(model(b).float().reshape(a.batch, -1)[:, 0], b['y'])
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        for _ in range(a.warmup): step()
+        sync(); t0 = time.perf_counter()
+        for _ in range(a.steps): step()
+        sync(); dt = (time.perf_counter() - t0) / a.steps
+        n_train = sum(p.numel() for p in model.parameters() if p.grad is not None)   # (the unused next-token head has none)
+        rows.append(dict(model=name, jets_per_s=a.batch / dt, step_s=dt, trainable_params=n_train))
+        print(f"  {name:<14} {a.batch / dt:9.0f} jets/s  ({dt * 1e3:7.1f} ms/step, {n_train / 1e6:5.2f}M trainable parameters)")
+        del model, opt
+    if a.json:
+        from taufm_nb.core import save_json
+        save_json(dict(args=vars(a), device=device, hardware=run_info(), results=rows), a.json)
     return 0

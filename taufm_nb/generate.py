@@ -14,7 +14,7 @@ from .core import at_scale, save_json, load_json, in_test
 # %% auto #0
 __all__ = ['PROCESSES', 'SAMPLE_KIND', 'DETECTOR', 'STAGE_EVENTS', 'CORPUS_EVENTS', 'CORPUS_SEED_OFFSET', 'pythia_settings',
            'chunk_seed', 'chunk_name', 'chunk_plan', 'make_pythia', 'generate_events', 'detector_of', 'sample_of',
-           'build_rows', 'process_chunk', 'generate', 'cli_generate', 'corpus_dir', 'run_stage', 'bench']
+           'build_rows', 'process_chunk', 'generate', 'cli_generate', 'corpus_dir', 'run_stage']
 
 # %% ../nbs/01_generate.ipynb #4dd845d7
 _EE = ['Beams:idA = 11', 'Beams:idB = -11', 'Beams:eCM = 380.', 'PDF:lepton = on']   # ISR as the real cards
@@ -217,44 +217,13 @@ def run_stage(scale: str, workdir: Path, seed: int = 1, workers: int | None = No
         out[f'corpus/{proc}'] = {k: s[k] for k in keep}
     return out
 
-# %% ../nbs/01_generate.ipynb #65044c3a
-def bench(argv: list[str] | None = None) -> int:
-    "taufm bench data [--process P] [--n-events N]: events/s (CPU time of this process) of each data stage."
-    ap = argparse.ArgumentParser(prog='taufm bench data')
-    ap.add_argument('--process', default='ztautau', choices=list(PROCESSES))
-    ap.add_argument('--n-events', type=int, default=1000)
-    ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--detector', default=None, help='detector preset or .json (default: the collider default)')
-    a = ap.parse_args(argv or [])
-    import tempfile
-    from taufm_nb.detector import simulate
-    det = detector_of(a.process, a.detector)
-    from taufm_nb.matching import match_events, futaure_columns, jetclass_branches
-    t, n = {}, a.n_events
-    py = make_pythia(a.process, chunk_seed(a.process, a.seed, 0))
-    t0 = time.process_time(); ev = generate_events(a.process, n, 0, py); t['pythia'] = time.process_time() - t0
-    t0 = time.process_time(); reco = simulate(ev, det, rng=1); t['detector'] = time.process_time() - t0
-    t0 = time.process_time()
-    if PROCESSES[a.process][0] == 'pp': rows = jetclass_branches(ev, reco, a.process == 'pp-ttbar')
-    else: rows = futaure_columns(match_events(ev, reco), SAMPLE_KIND[a.process])
-    t['clustering+matching'] = time.process_time() - t0
-    with tempfile.TemporaryDirectory() as tmp:
-        from taufm_nb import io
-        path = Path(tmp) / chunk_name(a.process, a.seed, 0)
-        t0 = time.process_time()
-        (io.write_jetclass(rows, path) if PROCESSES[a.process][0] == 'pp' else io.write_futaure(rows, path, allow_extra=True))
-        t['write'] = time.process_time() - t0
-        size = path.stat().st_size
-        try:
-            from taufm_nb.dataset import load_jets
-            t0 = time.process_time(); load_jets([path]); t['features'] = time.process_time() - t0
-        except ImportError: pass
-    n_jets = len(rows['jet_pt']) if isinstance(rows, dict) else len(rows)
-    print(f"taufm bench data: {a.process}, {n} events -> {n_jets} jets, file {size / 1e3:.0f} kB "
-          f"({size / n * 1e3 / 1e6:.2f} MB per 1k events)")
-    for k, v in t.items(): print(f"  {k:<22} {n / v:10.0f} events/s   ({v:6.2f} s, {v / t['pythia']:6.1%} of Pythia)")
-    core = sum(t[k] for k in ('detector', 'clustering+matching', 'write'))
-    print(f"  detector + matching + writing: {core / t['pythia']:.1%} of Pythia's time (target <= 10% for tau tau)")
-    after = sum(v for k, v in t.items() if k != 'pythia')
-    print(f"  everything after Pythia (incl. features): {after / t['pythia']:.1%} of Pythia's time")
-    return 0
+# %% ../nbs/01_generate.ipynb #8dcd53ad
+import importlib
+_MOVED = {'bench': 'bench:bench_data'}   # name -> 'module' or 'module:name'
+
+def __getattr__(name):
+    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mod, _, attr = _MOVED[name].partition(':')
+    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+
