@@ -6,11 +6,13 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np
+import awkward as ak
 import torch
 from .dataset import FEATURES, LIFETIME_FEATURES
+from .io import JETCLASS_BRANCHES, JETCLASS_LABELS, p4
 
 # %% auto #0
-__all__ = ['PAD', 'toy_tokens', 'toy_jets', 'toy_assets']
+__all__ = ['PAD', 'toy_tokens', 'toy_jets', 'synthetic_futaure', 'synthetic_jetclass', 'toy_assets']
 
 # %% ../nbs/09_toys.ipynb #70a729f1
 PAD = -1  # padding value of token sequences (= taufm_nb.tokenizer.PAD = taufm_nb.backbone.PAD)
@@ -58,10 +60,66 @@ def toy_jets(n: int, max_particles: int = 32, seed: int = 0, lifetime: bool = Fa
     x[~mask] = 0
     return x, mask
 
+# %% ../nbs/09_toys.ipynb #f343c5ca
+def _wrap(phi): return (phi + np.pi) % (2 * np.pi) - np.pi
+
+def synthetic_futaure(n_jets: int = 100, seed: int = 0, tau_fraction: float = 0.5, max_cand: int = 12) -> ak.Array:
+    "A random Fu-tau-re-schema jet array (for tests; no physics)."
+    rng = np.random.default_rng(seed)
+    n = rng.integers(1, max_cand + 1, n_jets); tot = int(n.sum())
+    jpt, jeta, jphi = rng.uniform(20, 100, n_jets), rng.uniform(-1.5, 1.5, n_jets), rng.uniform(-np.pi, np.pi, n_jets)
+    rep = lambda a: np.repeat(a, n)
+    pt = rep(jpt) * rng.dirichlet(np.ones(3), tot)[:, 0]
+    eta, phi = rep(jeta) + rng.normal(0, 0.1, tot), _wrap(rep(jphi) + rng.normal(0, 0.1, tot))
+    pdg = rng.choice([11, 13, 22, 130, 211], tot, p=[.05, .05, .3, .1, .5]).astype(np.int32)
+    charge = np.where(np.isin(pdg, (11, 13, 211)), rng.choice([-1., 1.], tot), 0.).astype(np.float32)
+    mass = np.select([pdg == 11, pdg == 13, pdg == 211, pdg == 130], [0.000511, 0.1057, 0.1396, 0.4976], 0.)
+    jag = lambda a: ak.unflatten(np.asarray(a, np.float32), n)
+    cand = p4(jag(pt * np.cos(phi)), jag(pt * np.sin(phi)), jag(pt * np.sinh(eta)), jag(mass))
+    jm = rng.uniform(0.5, 10, n_jets)
+    jet = lambda pt_, m: p4(*(np.asarray(v, np.float32) for v in (pt_ * np.cos(jphi), pt_ * np.sin(jphi), pt_ * np.sinh(jeta), m)))
+    has = rng.random(n_jets) < tau_fraction
+    dm = np.where(has, rng.choice([0, 1, 2, 10, 11, 15], n_jets), -1).astype(np.int32)
+    vis = np.where(has, jpt * rng.uniform(0.7, 1.1, n_jets), 0.)
+    d = lambda s: jag(rng.normal(0, s, tot))
+    return ak.Array({'reco_jet_p4s': jet(jpt, jm), 'reco_cand_p4s': cand, 'reco_cand_charge': jag(charge),
+                     'reco_cand_pdg': ak.unflatten(pdg, n), 'reco_cand_dz': d(0.01), 'reco_cand_dz_err': jag(np.full(tot, 0.005)),
+                     'reco_cand_dxy': d(0.01), 'reco_cand_dxy_err': jag(np.full(tot, 0.005)),
+                     'gen_jet_p4s': jet(jpt * 1.02, jm), 'gen_jet_tau_p4s': jet(vis, np.where(has, 1.0, 0.)),
+                     'gen_jet_tau_decaymode': dm})
+
+def synthetic_jetclass(n_jets: int = 100, seed: int = 0, top_fraction: float = 0.5, max_cand: int = 40) -> dict:
+    "A random JetClass-schema branch dict (for tests; no physics)."
+    rng = np.random.default_rng(seed)
+    n = rng.integers(1, max_cand + 1, n_jets); tot = int(n.sum())
+    jpt, jeta, jphi = rng.uniform(500, 1000, n_jets), rng.uniform(-2, 2, n_jets), rng.uniform(-np.pi, np.pi, n_jets)
+    rep = lambda a: np.repeat(a, n)
+    pt = rep(jpt) * rng.exponential(0.05, tot)
+    deta, dphi = rng.normal(0, 0.2, tot), rng.normal(0, 0.2, tot)
+    eta, phi = rep(jeta) + deta, _wrap(rep(jphi) + dphi)
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    kind = rng.choice(5, tot, p=[.5, .15, .3, .03, .02])           # CH, NH, photon, e, mu
+    m = np.select([kind == 0, kind == 1], [0.1396, 0.4976], 0.)
+    energy = np.sqrt(px**2 + py**2 + pz**2 + m**2)
+    jag = lambda a, t='float32': ak.unflatten(np.asarray(a, t), n)
+    top = rng.random(n_jets) < top_fraction
+    charged = np.isin(kind, (0, 3, 4))
+    br = {'part_px': jag(px), 'part_py': jag(py), 'part_pz': jag(pz), 'part_energy': jag(energy),
+          'part_deta': jag(deta), 'part_dphi': jag(dphi), 'part_d0val': jag(np.where(charged, rng.normal(0, .02, tot), 0)),
+          'part_d0err': jag(np.where(charged, .01, 0)), 'part_dzval': jag(np.where(charged, rng.normal(0, .02, tot), 0)),
+          'part_dzerr': jag(np.where(charged, .01, 0)), 'part_charge': jag(np.where(charged, rng.choice([-1, 1], tot), 0)),
+          **{f'part_is{k}': jag(kind == i, 'int32') for i, k in enumerate(('ChargedHadron', 'NeutralHadron', 'Photon', 'Electron', 'Muon'))}}
+    br |= {k: np.zeros(n_jets, t) for k, t in JETCLASS_LABELS.items()}
+    br['label_QCD'] = (~top).astype(np.float32); br['label_Tbqq'] = top.astype(np.int32)
+    jm = np.where(top, rng.normal(173, 10, n_jets), rng.uniform(20, 120, n_jets))
+    br |= {'jet_pt': jpt, 'jet_eta': jeta, 'jet_phi': jphi, 'jet_energy': np.sqrt((jpt * np.cosh(jeta))**2 + jm**2),
+           'jet_nparticles': n.astype(np.float32), 'jet_sdmass': jm, **{f'jet_tau{i}': rng.uniform(0, .5, n_jets) for i in range(1, 5)}}
+    return {k: v.astype(JETCLASS_BRANCHES[k]) if isinstance(v, np.ndarray) else v for k, v in br.items()}
+
 # %% ../nbs/09_toys.ipynb #08941a0a
 def toy_assets(wd: str | Path, n_jets: int = 600) -> dict:
     "Random stand-ins (no physics) in the layout of the ci assets: for tests of the experiment plumbing only."
-    from taufm_nb.io import synthetic_futaure, write_futaure
+    from taufm_nb.io import write_futaure
     from taufm_nb.tokenizer import Tokenizer, TokenizerConfig, save_tokenizer
     from taufm_nb.backbone import Backbone, BackboneConfig, save_backbone
     wd = Path(wd)
