@@ -366,10 +366,11 @@ def read_jetclass(paths, branches=None) -> dict:
 # %% ../nbs/04_io.ipynb #8f6956d0
 import importlib
 _MOVED = {'summarize': 'dataset', 'format_summary': 'dataset', 'cli_inspect': 'dataset',
-          'synthetic_futaure': 'toys', 'synthetic_jetclass': 'toys', '_wrap': 'toys'}
+          'synthetic_futaure': 'toys', 'synthetic_jetclass': 'toys', '_wrap': 'toys'}   # name -> 'module' or 'module:name'
 
 def __getattr__(name):
     "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name in _MOVED: return getattr(importlib.import_module(f'taufm_nb.{_MOVED[name]}'), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mod, _, attr = _MOVED[name].partition(':')
+    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
 
