@@ -10,4 +10,109 @@ from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, figur
 from .results import gather, save_results, data_efficiency, results_table, main_grid
 
 # %% auto #0
-__all__ = []
+__all__ = ['FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK', 'STANDIN_NOTEBOOK', 'TRANSFER_NOTEBOOK',
+           'STANDIN_EVENTS', 'write_tables', 'run_figure_notebook', 'draw_figures', 'cli_fig_dir', 'figures_main',
+           'run_stage']
+
+# %% ../nbs/48_figures.ipynb #3e818ec9
+FIGURE_NOTEBOOKS = ('42_fig4_loss_vs_size.ipynb', '43_fig5_physics.ipynb', '44_fig6_tsne.ipynb',
+                    '45_fig7_ablations.ipynb', '46_data_efficiency.ipynb')
+TOKENIZER_NOTEBOOK = '11_tokenizer_figures.ipynb'   # Figs. 2, 3: needs the tokenizer and data, not the grid's runs
+GENERATION_NOTEBOOK = '21_generated_jets.ipynb'     # jets sampled from the backbone vs training jets
+STANDIN_NOTEBOOK = '07_standin.ipynb'               # the stand-in against published numbers (its own events)
+TRANSFER_NOTEBOOK = '47_transfer.ipynb'             # token quality, next-token loss, linear probes: transfer.json
+STANDIN_EVENTS = dict(ci=(1200, 3000), mini=(10_000, 10_000), paper=(50_000, 50_000))   # (Z -> tau tau, Z -> q qbar)
+
+def write_tables(results_dir: str | Path, out: str | Path, scale: str | None = None) -> dict:
+    "Gather `results_dir` and write results.parquet/csv, results.md/json and data_efficiency.csv into `out`."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    df = gather(results_dir)
+    if df.empty: raise FileNotFoundError(f"no finished run (folder with DONE) under {results_dir}")
+    pq, csv = save_results(df, out / 'results')
+    files = dict(parquet=pq, csv=csv)
+    try:
+        md, js = results_table(df, scale=scale)
+        with atomic_write(out / 'results.md', 'w') as f: f.write(md)
+        files['md'] = out / 'results.md'; files['json'] = save_json(js, out / 'results.json')
+    except ValueError as e: print(f"[figures] no results table: {e}")
+    eff = data_efficiency(main_grid(df))
+    if len(eff):
+        with atomic_path(out / 'data_efficiency.csv') as tmp: eff.to_csv(tmp, index=False)
+        files['efficiency'] = out / 'data_efficiency.csv'
+    return files
+
+def run_figure_notebook(name: str, params: dict, out: str | Path, kernel: str | None = None) -> str:
+    "Execute nbs/`name` with papermill into out/notebooks/`name`; a status line ('ok ...', 'FAILED: ...', 'missing: ...')."
+    import papermill as pm
+    nbs = get_paths().root / 'nbs'
+    src, dst = nbs / name, Path(out) / 'notebooks' / name
+    if not src.exists(): return f"missing: {src}"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel, progress_bar=False, cwd=str(nbs))
+        st = f"ok in {time.time() - t0:.0f} s ({dst})"
+    except Exception as e:
+        st = f"FAILED: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''} (notebook {dst})"
+    print(f"[figures] {name}: {st}")
+    return st
+
+def draw_figures(results_dir: str | Path, out: str | Path | None = None, fig_dir: str | Path | None = None,
+                 scale: str | None = None, kernel: str | None = None, notebooks=FIGURE_NOTEBOOKS) -> dict:
+    "Tables + every figure notebook on `results_dir`; returns {name: path or error}."
+    results_dir = Path(results_dir).resolve(); out = Path(out or results_dir).resolve()   # the notebooks run in nbs/
+    fig_dir = figures_dir(fig_dir).resolve(); fig_dir.mkdir(parents=True, exist_ok=True)   # tests: never figures/
+    status = {k: str(v) for k, v in write_tables(results_dir, out, scale).items()}
+    for k in ('md', 'json'):          # beside the figures: README/index include figures/results.md
+        if k in status: shutil.copyfile(status[k], fig_dir / f'results.{k}')
+    for name in notebooks:
+        status[name] = run_figure_notebook(name, dict(results_dir=str(results_dir), fig_dir=str(fig_dir), scale=scale), out, kernel)
+    return status
+
+def cli_fig_dir(scale: str, out: str | Path, fig_dir: str | Path | None = None) -> Path | None:
+    "Where `taufm figures` draws: `fig_dir`; else $TAUFM_FIGURES or figures/ (None: `figures_dir` decides) at mini, the committed scale; else OUT/figures."
+    if fig_dir: return Path(fig_dir)
+    if scale == 'mini' or os.environ.get('TAUFM_FIGURES'): return None
+    return Path(out) / 'figures'
+
+def figures_main(argv: list[str]) -> int:
+    "taufm figures [RESULTS_DIR] [--out DIR] [--fig-dir DIR] [--scale S] [--kernel K]"
+    ap = argparse.ArgumentParser(prog='taufm figures', description='Draw the paper figures and the results table from finished runs.')
+    ap.add_argument('results_dir', nargs='?', type=Path, default=None, help='folder of run folders (default: $TAUFM_RUNS/SCALE)')
+    ap.add_argument('--scale', choices=SCALES, default='mini')
+    ap.add_argument('--out', type=Path, default=None, help='where the tables and executed notebooks go (default: RESULTS_DIR)')
+    ap.add_argument('--fig-dir', type=Path, default=None, help='where the PDF/PNG figures go (default: figures/ at '
+                    'mini scale, the committed ones; else OUT/figures)')
+    ap.add_argument('--kernel', default=None, help='Jupyter kernel for the figure notebooks')
+    ap.add_argument('--tables-only', action='store_true', help='write the tables, draw no figure')
+    a = ap.parse_args(argv)
+    rd = a.results_dir or get_paths().runs / a.scale
+    try:
+        if a.tables_only:
+            for k, v in write_tables(rd, a.out or rd, a.scale).items(): print(f"{k}: {v}")
+            return 0
+        st = draw_figures(rd, a.out, cli_fig_dir(a.scale, a.out or rd, a.fig_dir), a.scale, a.kernel)
+    except FileNotFoundError as e:
+        print(f"taufm figures: {e}", file=sys.stderr); return 2
+    return 1 if any(str(v).startswith(('FAILED', 'missing')) for v in st.values()) else 0
+
+def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dict:
+    "The figures stage of `taufm reproduce`: tables + Figs. 4-7 on `workdir/runs`; Figs. 2-3 and generated jets on its assets."
+    workdir, figs = Path(workdir), str(figures_dir().resolve())     # $TAUFM_FIGURES (set by the chain), else figures/
+    st = draw_figures(workdir / 'runs', workdir / 'results', figs, scale=scale, kernel=kernel)
+    if (workdir / 'tokenizer').exists():    # Figs. 2 and 3: the chain's tokenizer on the chain's data
+        st[TOKENIZER_NOTEBOOK] = run_figure_notebook(TOKENIZER_NOTEBOOK, dict(
+            scale=scale, data_dir=str(workdir / 'data'), tokenizer_dir=str(workdir / 'tokenizer'),
+            fig_dir=figs), workdir / 'results', kernel)
+    if (workdir / 'backbone').exists():     # generated vs training jets: the chain's backbone and tokenizer
+        st[GENERATION_NOTEBOOK] = run_figure_notebook(GENERATION_NOTEBOOK, dict(
+            scale=scale, workdir=str(workdir), fig_dir=figs), workdir / 'results', kernel)
+    if (workdir / 'backbone').exists():     # does pretraining transfer? (the chain's tokenizer and backbone)
+        st[TRANSFER_NOTEBOOK] = run_figure_notebook(TRANSFER_NOTEBOOK, dict(
+            scale=scale, workdir=str(workdir), fig_dir=figs), workdir / 'results', kernel)
+    nz, nq = STANDIN_EVENTS.get(scale, STANDIN_EVENTS['ci'])     # validation of the stand-in, with the sensitivity scan
+    st[STANDIN_NOTEBOOK] = run_figure_notebook(STANDIN_NOTEBOOK, dict(
+        n_ztautau=nz, n_qq=nq, sensitivity=scale != 'ci', fig_dir=figs), workdir / 'results', kernel)
+    bad = {k: v for k, v in st.items() if str(v).startswith(('FAILED', 'missing'))}
+    if bad: raise RuntimeError('figure notebook(s) failed: ' + '; '.join(f'{k}: {v}' for k, v in bad.items()))
+    return dict(figures=len(st) - len(bad))
