@@ -174,7 +174,11 @@ def main_grid(df: pd.DataFrame) -> pd.DataFrame:
     if 'grid' in df and df.grid.str.contains(r'\bpaper\b').any(): return df[df.grid.str.contains(r'\bpaper\b')]
     return df
 
-def _fmt(m, s, n): return '–' if m is None or not np.isfinite(m) else f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}"
+def _fmt(m, s, n):
+    "mean ± std with 3 significant digits of the mean (at least 3 decimals): 0.00690 ± 0.00003, 0.249 ± 0.012."
+    if m is None or not np.isfinite(m): return '–'
+    d = max(3, 2 - int(np.floor(np.log10(abs(m))))) if m else 3
+    return f"{m:.{d}f} ± {s:.{d}f}" if n > 1 else f"{m:.{d}f}"
 
 def compare(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -> dict:
     "Our fine-tuning vs from-scratch numbers at the size closest to `target_n`, the paper's, and the ratios."
@@ -233,7 +237,7 @@ def strategy_table(df: pd.DataFrame, target_n: float = 1e4) -> tuple[list[str], 
             if col not in t or t[col].isna().all(): continue
             m = t.groupby('strategy')[col].mean()
             nc = f'noml_{col}'; noml = float(t[nc].mean()) if nc in t and t[nc].notna().any() else None
-            cell = lambda s: (f"{m[s]:.4g}" + (' (worse than no ML)' if beats(m[s], noml, col) is False else '')
+            cell = lambda s: (f"{m[s]:.4g}" + (' (not better than no ML)' if beats(m[s], noml, col) is False else '')
                               if s in m and np.isfinite(m[s]) else '–')
             lines.append(f"| {task} | {n:,} | {label} | " + ' | '.join(cell(s) for s in present) + f" | {'–' if noml is None else f'{noml:.4g}'} |")
             rows.append(dict(task=task, n_train=n, quantity=col, **{s: float(m[s]) for s in present if s in m}, no_ml=noml))
@@ -260,7 +264,7 @@ def difference(a, b, lower_is_better: bool = True) -> dict:
     better = (d < 0) if lower_is_better else (d > 0)
     return dict(diff=d, se=se, n=(len(a), len(b)), better=bool(better), significant=bool(se is not None and abs(d) > 2 * se))
 
-TRANSFER_COMPARE = ('from_scratch', 'fine_tuning_random', 'fixed_backbone')    # what fine-tuning is compared with
+TRANSFER_COMPARE = ('from_scratch', 'fine_tuning_random', 'fixed_backbone', 'fine_tuning_dapt')  # what fine-tuning is compared with
 
 def transfer_table(df: pd.DataFrame, n_sizes: int = 2) -> tuple[list[str], list[dict]]:
     "Does fine-tuning beat training from scratch (and the random-init control) at the `n_sizes` smallest sizes? With significance."
@@ -299,7 +303,7 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
              f"{c['n_runs']} runs.", '',
              '| quantity | jets (closest to 1e4) | fine-tuning | from scratch | no ML (same test jets) | paper fine-tuning | paper from scratch |',
              '|---|---|---|---|---|---|---|']
-    worse = lambda b: ' (worse than no ML)' if b is False else ''
+    worse = lambda b: ' (not better than no ML)' if b is False else ''   # equal counts as not better
     for r in c['rows']:
         p = lambda v: '–' if v is None else f"{v:.3f}"
         lines.append(f"| {r['quantity']} | {r['n_train']:,} | {_fmt(r['fine_tuning'], r['fine_tuning_std'], r['n_seeds'])}{worse(r['fine_tuning_beats_no_ml'])} | "
@@ -320,7 +324,7 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
     if tr_lines:
         lines += ['', "Does pretraining transfer? Fine-tuning against training from scratch, the same fine-tuning schedule on a "
                   "randomly initialised backbone (control: SPEC 5 — the reference code re-initialised the loaded weights) "
-                  "and the fixed backbone, at the smallest training sizes; mean ± std (number of seeds); a difference is "
+                  "the fixed backbone and fine-tuning the backbone continued on unlabeled e+e- jets, at the smallest training sizes; mean ± std (number of seeds); a difference is "
                   "called significant when it exceeds 2 standard errors of the difference of the seed means:", ''] + tr_lines
     st_lines, c['strategies'] = strategy_table(df, target_n)
     lines += ['', f"All strategies at the size closest to {target_n:.0e} jets (mean over seeds; the referees' baselines "
