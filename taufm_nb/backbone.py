@@ -212,7 +212,7 @@ def generate(model: Backbone, n: int, temperature: float = 1.0, top_k: int | Non
     return tokens, tokens != PAD
 
 # %% ../nbs/20_backbone.ipynb #4b110b36
-import importlib
+from .core import moved_names
 _MOVED = {'RefAttention': 'bench', 'RefFF': 'bench', 'RefBlock': 'bench', 'RefGPT': 'bench',
           'RefHead': 'bench', 'RefLM': 'bench', 'bench': 'bench:bench_backbone', '_train_flops': 'bench',
           'import_omnijet': 'omnijet', 'toy_tokens': 'toys', 'unigram_entropy': 'pretrain',
@@ -224,9 +224,5 @@ _MOVED = {'RefAttention': 'bench', 'RefFF': 'bench', 'RefBlock': 'bench', 'RefGP
           'eval_sequences': 'pretrain', 'run_stage': 'pretrain', 'jet_observables': 'sample',
           'binned_kl': 'sample', 'compare_jets': 'sample', 'cli_sample': 'sample'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

@@ -345,12 +345,8 @@ def toy_tokens(n: int, n_codes: int = 32, n_max: int = 8, seed: int = 0):
     return dict(tokens=torch.where(tok_mask, tokens, -1), tok_mask=tok_mask, y=y.float())
 
 # %% ../nbs/50_baselines.ipynb #d68273e8
-import importlib
+from .core import moved_names
 _MOVED = {'bench': 'bench:bench_heads', '_bench_models': 'bench'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

@@ -13,7 +13,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['SCALES', 'KERNEL', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'in_test', 'current_scale',
            'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'figures_dir', 'save_figure',
-           'save_torch', 'save_safetensors', 'papermill_kernel', 'ConfigError', 'Config', 'run_info', 'check_saved']
+           'save_torch', 'save_safetensors', 'papermill_kernel', 'moved_names', 'ConfigError', 'Config', 'run_info',
+           'check_saved']
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
@@ -168,6 +169,16 @@ def papermill_kernel(requested: str | None = None) -> str:
     if requested: return requested
     from jupyter_client.kernelspec import KernelSpecManager
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else 'python3'
+
+# %% ../nbs/00_core.ipynb #10bceaa8
+def moved_names(module: str, moved: dict):
+    "A module `__getattr__` forwarding the names in `moved` ({name: 'module' or 'module:name'} under taufm_nb)."
+    import importlib
+    def __getattr__(name):
+        if name not in moved: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        mod, _, attr = moved[name].partition(':')
+        return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+    return __getattr__
 
 # %% ../nbs/00_core.ipynb #a1e53113
 class ConfigError(ValueError):

@@ -275,7 +275,7 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
                 train_time_s=state['train_time_s'], stopped_early=bool(state.get('stopped_early', False)))
 
 # %% ../nbs/32_finetune.ipynb #1cb868f1
-import importlib
+from .core import moved_names
 _MOVED = {'toy_assets': 'toys', 'SCALE_DEFAULTS': 'runs', 'PRESET_OF_SCALE': 'runs',
           'ExperimentConfig': 'runs', 'ci_assets': 'runs', 'chain_assets': 'runs', 'resolve_assets': 'runs',
           'describe_assets': 'runs', 'data_files': 'runs', 'prepare': 'runs', 'constant_loss': 'runs',
@@ -284,9 +284,5 @@ _MOVED = {'toy_assets': 'toys', 'SCALE_DEFAULTS': 'runs', 'PRESET_OF_SCALE': 'ru
           'run_experiment': 'runs', 'papermill_output': 'runs', 'tell': 'runs', 'link_notebook': 'runs',
           'finetune_params': 'runs', 'cli_finetune': 'runs', '_papermill_argv': 'runs'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

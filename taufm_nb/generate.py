@@ -218,12 +218,8 @@ def run_stage(scale: str, workdir: Path, seed: int = 1, workers: int | None = No
     return out
 
 # %% ../nbs/01_generate.ipynb #8dcd53ad
-import importlib
+from .core import moved_names
 _MOVED = {'bench': 'bench:bench_data'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

@@ -393,13 +393,9 @@ def cli_grid(argv: list[str]) -> int:
     return 1 if s['failed'] else 0
 
 # %% ../nbs/40_grid.ipynb #fb6e5298
-import importlib
+from .core import moved_names
 _MOVED = {'CLUSTER_KEYS': 'cluster', 'load_cluster_config': 'cluster', 'jobqueue_cluster': 'cluster',
           'n_gpus': 'cluster', 'make_cluster': 'cluster'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

@@ -364,13 +364,9 @@ def read_jetclass(paths, branches=None) -> dict:
     return {b: arr[b] if b.startswith('part_') else ak.to_numpy(arr[b]) for b in names}
 
 # %% ../nbs/04_io.ipynb #8f6956d0
-import importlib
+from .core import moved_names
 _MOVED = {'summarize': 'dataset', 'format_summary': 'dataset', 'cli_inspect': 'dataset',
           'synthetic_futaure': 'toys', 'synthetic_jetclass': 'toys', '_wrap': 'toys'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

@@ -362,16 +362,12 @@ def figure_inputs(results_dir=None, fig_dir=None, scale=None, grids=('paper', 'a
     return df, Path(results_dir), fig_dir, synthetic
 
 # %% ../nbs/41_results.ipynb #4ee82da4
-import importlib
+from .core import moved_names
 _MOVED = {'noml_metrics': 'fixture', 'fake_runs': 'fixture', '_fake_predictions': 'fixture',
           'FIGURE_NOTEBOOKS': 'figures', 'TOKENIZER_NOTEBOOK': 'figures', 'GENERATION_NOTEBOOK': 'figures',
           'STANDIN_NOTEBOOK': 'figures', 'TRANSFER_NOTEBOOK': 'figures', 'STANDIN_EVENTS': 'figures',
           'write_tables': 'figures', 'run_figure_notebook': 'figures', 'draw_figures': 'figures',
           'figures_main': 'figures', 'run_stage': 'figures'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

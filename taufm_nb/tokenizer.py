@@ -393,7 +393,7 @@ def load_tokenizer(path: str | Path, features: list[str] | None = None, device: 
     return tok.to(device).eval()
 
 # %% ../nbs/10_tokenizer.ipynb #36726561
-import importlib
+from .core import moved_names
 _MOVED = {'toy_jets': 'toys', '_PID_MASS': 'toys', 'bench': 'bench:bench_tokenizer', 'PAD': 'tokens',
           'codes_to_tokens': 'tokens', 'tokens_to_codes': 'tokens', 'JET_COLUMNS': 'tokens',
           'tokens_table': 'tokens', 'write_tokens': 'tokens', 'load_tokens': 'tokens',
@@ -409,9 +409,5 @@ _MOVED = {'toy_jets': 'toys', '_PID_MASS': 'toys', 'bench': 'bench:bench_tokeniz
           'train_tokenizer': 'tokenizer_train', 'EE_SOURCES': 'tokenizer_train',
           'cli_train_tokenizer': 'tokenizer_train'}   # name -> 'module' or 'module:name'
 
-def __getattr__(name):
-    "Names that moved to another chapter still import from here (PEP 562, resolved on first use: no import circle)."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod, _, attr = _MOVED[name].partition(':')
-    return getattr(importlib.import_module(f'taufm_nb.{mod}'), attr or name)
+__getattr__ = moved_names(__name__, _MOVED)   # PEP 562: resolved on first use, so no import circle
 

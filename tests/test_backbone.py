@@ -81,12 +81,7 @@ BACKBONES = ('backbone', 'backbone-ee', 'backbone-corpus0.1', 'backbone-corpus0.
 
 def untimed(history): return [{k: v for k, v in h.items() if k not in ('seconds', 'tokens_per_s')} for h in history]
 
-def same_state(a, b) -> bool:
-    "Nested dicts/lists of tensors and plain values, equal exactly."
-    if isinstance(a, dict): return isinstance(b, dict) and a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)): return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
-    if isinstance(a, torch.Tensor): return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    return a == b
+from helpers import same_state
 
 @pytest.fixture(scope='module')
 def ci_tokens(tmp_path_factory):

@@ -86,13 +86,7 @@ def ci_data(tmp_path_factory):
     run_stage('ci', wd)
     return wd
 
-def same_state(a, b) -> bool:
-    "Nested dicts/lists of tensors and plain values, equal exactly."
-    import torch
-    if isinstance(a, dict): return isinstance(b, dict) and a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)): return len(a) == len(b) and all(same_state(x, y) for x, y in zip(a, b))
-    if isinstance(a, torch.Tensor): return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    return a == b
+from helpers import same_state
 
 def archive_names(path):
     "Record names in a torch.save file: `archive/...` when written by taufm_nb.core.save_torch (no temporary name)."
