@@ -16,9 +16,9 @@ from .heads import TASKS, Head, HeadConfig, task_loss
 from .metrics import task_metrics
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'TokenModel', 'backbone_trainable', 'start_at_reco_jet',
-           'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch', 'TrainConfig',
-           'cosine_schedule', 'evaluate', 'early_stop', 'fit']
+__all__ = ['STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'EVAL_BATCH', 'TokenModel', 'backbone_trainable',
+           'start_at_reco_jet', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch',
+           'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop', 'fit']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
 STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt')
@@ -156,6 +156,7 @@ class TrainConfig(Config):
     seed: int = 0
     device: str = 'auto'              # 'auto' = taufm_nb.core.get_device()
     amp: bool = True                  # bf16 autocast on CUDA (ignored on CPU)
+    pt_delta: float = 1.0             # Huber delta of the pT loss on the log ratio (paper: 1, i.e. MSE for |log ratio| < 1)
 
     def validate(self):
         super().validate()
@@ -166,6 +167,9 @@ class TrainConfig(Config):
         if not 0 < self.lr_min <= self.lr: raise ConfigError(f"TrainConfig: need 0 < lr_min <= lr, got lr={self.lr}, lr_min={self.lr_min}")
         if self.lr_backbone < 0 or self.patience < 0:
             raise ConfigError(f"TrainConfig: lr_backbone and patience must be >= 0, got {self.lr_backbone}, {self.patience}")
+        if not self.pt_delta > 0: raise ConfigError(f"TrainConfig: pt_delta must be > 0, got {self.pt_delta}")
+
+EVAL_BATCH = 1024   # jets per evaluation batch (at least the training batch): no gradients, so fewer, larger batches
 
 TrainConfig.PRESETS = dict(paper={}, ci=dict(epochs=3, batch_size=64, unfreeze_epoch=1))
 
@@ -184,7 +188,7 @@ def _autocast(device: str, amp: bool):
         else torch.autocast('cpu', enabled=False)
 
 @torch.no_grad()
-def evaluate(model, data: dict, task: str, batch_size: int = 4096, device: str = 'cpu', amp: bool = True):
+def evaluate(model, data: dict, task: str, batch_size: int = 4096, device: str = 'cpu', amp: bool = True, pt_delta: float = 1.0):
     "Model outputs (numpy, (N,) or (N, 6)) and mean per-jet loss over all of `data`."
     model.eval(); outs, tot, n = [], 0.0, len(data['y'])
     lengths = data['tok_mask' if 'tok_mask' in data else 'mask'].sum(1)
@@ -193,7 +197,7 @@ def evaluate(model, data: dict, task: str, batch_size: int = 4096, device: str =
         b = get_batch(data, order[i:i + batch_size], device)
         with _autocast(device, amp): out = model(b)
         out = out.float(); outs.append(out.cpu())
-        tot += float(task_loss(task, out, b['y'], reduction='sum'))
+        tot += float(task_loss(task, out, b['y'], reduction='sum', pt_delta=pt_delta))
     out = torch.empty_like(torch.cat(outs)) if outs else torch.zeros(0)
     if outs: out[order] = torch.cat(outs)                        # back to the order of `data`
     return out.numpy(), tot / max(n, 1)
@@ -250,10 +254,10 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
         for i in range(n_batches):
             b = get_batch(train, perm[i * cfg.batch_size:(i + 1) * cfg.batch_size], device)
             with _autocast(device, cfg.amp): out = model(b)
-            loss = task_loss(task, out, b['y'])
+            loss = task_loss(task, out, b['y'], pt_delta=cfg.pt_delta)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
             tot += float(loss.detach()) * len(b['y'])
-        out_val, val_loss = evaluate(model, val, task, cfg.batch_size, device, cfg.amp)
+        out_val, val_loss = evaluate(model, val, task, max(cfg.batch_size, EVAL_BATCH), device, cfg.amp, cfg.pt_delta)
         jp = val['jet_p4'][:, 0].numpy()
         rec = dict(epoch=epoch, train_loss=tot / len(train['y']), val_loss=val_loss, lr=opt.param_groups[0]['lr'],
                    lr_backbone=opt.param_groups[-1]['lr'],

@@ -63,7 +63,7 @@ def _str(optional=False):
 PARAMS: dict[str, Callable] = dict(                    # name -> check(value) -> value (raises ValueError)
     task=_choice(TASKS), strategy=_choice(ALL_STRATEGIES), n_train=_int(1), seed=_int(0), epochs=_int(1),
     unfreeze_epoch=_int(0), n_gpt_layers=_int(0), batch_size=_int(1), lr=_float(), max_eval=_int(0),
-    max_candidates=_int(0), lr_backbone=_float(strict=False), patience=_int(0), backbone_corpus=_float(),
+    max_candidates=_int(0), lr_backbone=_float(strict=False), patience=_int(0), backbone_corpus=_float(), pt_delta=_float(),
     data=_str(), tokenizer=_str(), backbone=_str(), device=_str(), scale=_choice(SCALES))
 REQUIRED = ('task', 'strategy', 'n_train', 'seed', 'epochs')
 
@@ -75,6 +75,7 @@ def run_id(params: dict) -> str:
     if str(p.get('strategy', '')).startswith('fine_tuning') and 'unfreeze_epoch' in p: parts.append(f"u{p['unfreeze_epoch']}")
     if 'n_gpt_layers' in p: parts.append(f"L{p['n_gpt_layers']}")
     if p.get('backbone_corpus', 1) != 1: parts.append(f"c{p['backbone_corpus']:g}")
+    if p.get('pt_delta', 1) != 1: parts.append(f"d{p['pt_delta']:g}")
     digest = hashlib.sha1(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return '-'.join(parts + [digest])
 

@@ -112,7 +112,8 @@ def ce_loss(logits, y, reduction: str = 'mean'):
 
 LOSSES = {'tau_id': focal_loss, 'pt': huber_loss, 'decay_mode': ce_loss}
 
-def task_loss(task: str, out, y, reduction: str = 'mean'):
+def task_loss(task: str, out, y, reduction: str = 'mean', pt_delta: float = 1.0):
     "The paper's loss for `task` (Tab. 1)."
     if task not in LOSSES: raise ValueError(f"task_loss: unknown task {task!r}; choose one of {TASKS}")
+    if task == 'pt': return huber_loss(out.float(), y, delta=pt_delta, reduction=reduction)   # pt_delta: ours, see 32_finetune
     return LOSSES[task](out.float(), y, reduction=reduction)

@@ -59,14 +59,18 @@ def run_chain(scale: str, workdir: Path | None = None, stages: list[Stage] | Non
     print(f"[reproduce] figures and results table -> {figs}{note}", flush=True)
     old = os.environ.get('TAUFM_FIGURES')
     os.environ['TAUFM_FIGURES'] = str(figs)      # every stage (and the notebooks it runs) draws there
-    try: status = _run_stages(scale, workdir, STAGES if stages is None else stages)
+    seconds = {}                                 # wall seconds per stage of this call (a finished stage is skipped: ~0)
+    try: status = _run_stages(scale, workdir, STAGES if stages is None else stages, seconds)
     finally:
         if old is None: os.environ.pop('TAUFM_FIGURES', None)
         else: os.environ['TAUFM_FIGURES'] = old
-    save_json({'scale': scale, 'status': status, 'figures': str(figs), 'hardware': run_info()}, workdir / 'reproduce.json')
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, 'getloadavg') else None   # was the machine shared?
+    save_json({'scale': scale, 'status': status, 'figures': str(figs), 'seconds': seconds,
+               'total_seconds': round(sum(seconds.values()), 1), 'load_average_1_5_15_min': load, 'hardware': run_info()},
+              workdir / 'reproduce.json')
     return status
 
-def _run_stages(scale: str, workdir: Path, stages: list[Stage]) -> dict:
+def _run_stages(scale: str, workdir: Path, stages: list[Stage], seconds: dict | None = None) -> dict:
     status = {}
     for st in stages:
         if not available(st.command) or st.run is None or not getattr(st.run, 'ready', lambda: True)():
@@ -80,6 +84,7 @@ def _run_stages(scale: str, workdir: Path, stages: list[Stage]) -> dict:
             raise RuntimeError(f"stage {st.name!r} failed: {e}\n  log: {log}\n  fix it and rerun `taufm reproduce --scale {scale}`:"
                                f" finished stages are skipped") from None
         status[st.name] = 'done'; summary['seconds'] = round(time.time() - t0, 1)
+        if seconds is not None: seconds[st.name] = summary['seconds']
         print(f"[reproduce] {st.name:<16} done in {summary['seconds']} s")
     return status
 

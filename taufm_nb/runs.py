@@ -15,7 +15,7 @@ from .core import (Config, ConfigError, atomic_path, get_device, get_paths, load
 from .heads import TASKS, task_loss
 from .metrics import task_metrics
 from .finetune import (ALL_STRATEGIES, FINE_TUNING, STRATEGIES, TrainConfig, build_model, tokenize_jets,
-                               make_dataset, n_codes_of, evaluate, fit)
+                               make_dataset, n_codes_of, evaluate, fit, EVAL_BATCH)
 
 # %% auto #0
 __all__ = ['SCALE_DEFAULTS', 'PRESET_OF_SCALE', 'REQUIRED', 'ExperimentConfig', 'ci_assets', 'chain_assets', 'resolve_assets',
@@ -51,6 +51,7 @@ class ExperimentConfig(Config):
     lr_backbone: float = 0.0        # backbone learning rate (0: = lr, the paper's single rate); restarts at unfreeze
     patience: int = 0               # early stopping after the backbone trains (0: off)
     backbone_corpus: float = 1.0    # pretraining-corpus fraction of the backbone (ablation: the chain's backbone-corpus<f>)
+    pt_delta: float = 1.0           # Huber delta of the pT loss (paper: 1; grids/ablation_ptloss.yaml tries the core's width)
     write_done: bool = True         # False when a runner copies run.ipynb and writes DONE itself
 
     def validate(self):
@@ -81,7 +82,8 @@ class ExperimentConfig(Config):
     def train_config(self) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_min=min(1e-6, self.lr),
                            strategy=self.strategy, unfreeze_epoch=self.unfreeze_epoch if self.strategy in FINE_TUNING else 0,
-                           lr_backbone=self.lr_backbone, patience=self.patience, seed=self.seed, device=self.device)
+                           lr_backbone=self.lr_backbone, patience=self.patience, seed=self.seed, device=self.device,
+                           pt_delta=self.pt_delta)
 
 # %% ../nbs/33_runs.ipynb #127a392d
 def ci_assets(workdir: str | Path | None = None) -> dict:
@@ -188,22 +190,22 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
                            test=split(n2, None), test_jets=sub.subset(slice(n2, None)), noml_jets=full.subset(te),
                            model=model, tokenizer=tok, backbone=bb)
 
-def constant_loss(task: str, y_train, y_val, steps: int = 300) -> float:
+def constant_loss(task: str, y_train, y_val, steps: int = 300, pt_delta: float = 1.0) -> float:
     "Validation loss of the best constant output fitted on the training targets: the bar a model must clear."
     y_train, y_val = torch.as_tensor(y_train), torch.as_tensor(y_val)
     c = torch.zeros(6 if task == 'decay_mode' else 1, requires_grad=True)
     opt = torch.optim.Adam([c], lr=0.1)
     expand = lambda n: c.expand(n, 6) if task == 'decay_mode' else c.expand(n)
     for _ in range(steps):
-        opt.zero_grad(); loss = task_loss(task, expand(len(y_train)), y_train); loss.backward(); opt.step()
-    with torch.no_grad(): return float(task_loss(task, expand(len(y_val)), y_val))
+        opt.zero_grad(); loss = task_loss(task, expand(len(y_train)), y_train, pt_delta=pt_delta); loss.backward(); opt.step()
+    with torch.no_grad(): return float(task_loss(task, expand(len(y_val)), y_val, pt_delta=pt_delta))
 
 # %% ../nbs/33_runs.ipynb #6d544d07
 def test_outputs(p: ExperimentConfig, prep, device: str | None = None) -> tuple[dict, dict]:
     "Test-set metrics (CONTRIBUTING keys) and the per-jet predictions of the trained model."
     from taufm_nb.metrics import pt_response_binned
     device = device or get_device(None if p.device == 'auto' else p.device)
-    out, test_loss = evaluate(prep.model.to(device), prep.test, p.task, p.batch_size, device)
+    out, test_loss = evaluate(prep.model.to(device), prep.test, p.task, max(p.batch_size, EVAL_BATCH), device, pt_delta=p.pt_delta)
     y, jets = prep.test['y'].numpy(), prep.test_jets
     m = dict(test_loss=test_loss, **task_metrics(p.task, out, y, jets.jet_p4[:, 0]))
     pred = dict(jet_pt=jets.jet_p4[:, 0], jet_eta=jets.jet_p4[:, 1], label=jets.label, decay_mode=jets.decay_mode,
@@ -272,7 +274,7 @@ def write_run(p: ExperimentConfig, out: Path, prep, res: dict, metrics: dict, pr
                                 train_time_s=res['train_time_s'], hardware=run_info(), n_train=prep.n[0], n_val=prep.n[1],
                                 n_test=prep.n[2], n_params=n_par, n_params_backbone=n_bb,
                                 epochs_run=len(res['history']), stopped_early=res.get('stopped_early', False),
-                                const_val_loss=constant_loss(p.task, prep.train['y'], prep.val['y'])), **metrics}, out / 'metrics.json')
+                                const_val_loss=constant_loss(p.task, prep.train['y'], prep.val['y'], pt_delta=p.pt_delta)), **metrics}, out / 'metrics.json')
     with atomic_path(out / 'predictions.parquet') as tmp: pq.write_table(pa.table(pred), tmp)
     save_torch(dict(params=params, best_epoch=res['best_epoch'],
                     state_dict={k: v.cpu() for k, v in prep.model.state_dict().items()}), out / 'best.pt')
