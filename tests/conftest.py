@@ -26,3 +26,14 @@ def _serialise_group(request):
         fcntl.flock(f, fcntl.LOCK_EX)
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'longest: a test of several minutes, started first so that it is not the tail of the run')
+
+def pytest_collection_modifyitems(config, items):
+    """The `longest` tests first, the other `xdist_group('grid')` tests last (stable order otherwise): while one xdist
+    worker runs the ci chain the other works through the rest instead of waiting for the grid lock."""
+    def key(it):
+        g = it.get_closest_marker('xdist_group')
+        return (it.get_closest_marker('longest') is None, bool(g and g.args and g.args[0] == 'grid'))
+    items.sort(key=key)

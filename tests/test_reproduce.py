@@ -5,11 +5,14 @@ from pathlib import Path
 import pytest
 from conftest import taufm_cmd
 
-pytestmark = pytest.mark.xdist_group('grid')      # Dask clusters: not two at once on a 2-core machine
+GRID = pytest.mark.xdist_group('grid')      # Dask clusters: not two at once on a 2-core machine (the fake chains below
+                                            # start none, so they run beside it instead of waiting ~6 min for the lock)
 
 FIGURES = ('fig2_token_residuals', 'fig3_pid_confusion', 'fig4_loss_vs_size', 'fig5_physics', 'fig6_tsne',
            'fig7_ablations', 'fig_data_efficiency', 'backbone_generated_jets', 'tokenizer_codebook_usage')
 
+@GRID
+@pytest.mark.longest
 def test_ci_chain_end_to_end(tmp_path):
     wd, figs = tmp_path / 'wd', tmp_path / 'figures'
     env = {**os.environ, 'TAUFM_FIGURES': str(figs), 'OMP_NUM_THREADS': '1'}

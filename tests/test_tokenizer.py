@@ -100,6 +100,7 @@ def workdir_with(data, wd):
     for k in ('data', 'corpus'): (wd / k).symlink_to(data / k)
     return wd
 
+@pytest.mark.longest
 def test_ci_tokenizer_represents_tau_jets_and_reruns_bit_identically(ci_data, tmp_path):
     import torch
     from taufm_nb.core import load_json
