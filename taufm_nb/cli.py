@@ -82,7 +82,7 @@ def _entry():  # pragma: no cover
 # %% ../nbs/90_cli.ipynb #3876a271
 TASK_CHOICES = ('tau_id', 'pt', 'decay_mode')                  # = taufm_nb.heads.TASKS (checked in 32_finetune)
 STRATEGY_CHOICES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt',
-                    'part', 'small_scratch', 'deepset')  # = finetune.ALL_STRATEGIES
+                    'hybrid_fixed', 'hybrid_fine_tuning', 'part', 'small_scratch', 'deepset')  # = finetune.ALL_STRATEGIES
 PRESET_CHOICES = ('paper', 'small', 'ci')                      # = TokenizerConfig / BackboneConfig presets (10_, 20_)
 
 def at_least(lo: int | float, kind=int):
@@ -114,6 +114,8 @@ def finetune_parser() -> argparse.ArgumentParser:
     ap.add_argument('--seed', type=at_least(0), default=0)
     ap.add_argument('--unfreeze-epoch', type=at_least(0), default=None, help='fine_tuning: first trained epoch of the backbone (default 60%% of epochs)')
     ap.add_argument('--n-gpt-layers', type=at_least(0), default=0, help='use the first k pretrained GPT blocks (0 = all)')
+    ap.add_argument('--hybrid-objective', choices=('ntp', 'mpm', 'ntp+mpm'), default='ntp+mpm',
+                    help='hybrid strategies: the backbone pretrained with this objective (the chain\'s hybrid-OBJECTIVE)')
     ap.add_argument('--epochs', type=at_least(1), default=None, help='default: ci 3, mini 30, paper 100')
     ap.add_argument('--batch-size', type=at_least(1), default=None, help='default: ci 64, mini 256, paper 4096')
     ap.add_argument('--lr', type=positive, default=1e-4)

@@ -16,13 +16,14 @@ from .heads import TASKS, Head, HeadConfig, task_loss
 from .metrics import task_metrics
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'EVAL_BATCH', 'TokenModel', 'backbone_trainable',
-           'start_at_reco_jet', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch',
-           'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop', 'fit']
+__all__ = ['HYBRID', 'STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'EVAL_BATCH', 'TokenModel', 'HybridModel',
+           'backbone_trainable', 'start_at_reco_jet', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets',
+           'make_dataset', 'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop', 'fit']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
-STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt')
-FINE_TUNING = ('fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt')   # frozen until unfreeze_epoch, then trained
+HYBRID = ('hybrid_fixed', 'hybrid_fine_tuning')   # the hybrid continuous-input backbone (25_hybrid; beyond the paper)
+STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt') + HYBRID
+FINE_TUNING = ('fine_tuning', 'fine_tuning_random', 'fine_tuning_dapt', 'hybrid_fine_tuning')   # frozen until unfreeze_epoch, then trained
 BASELINES = ('part', 'small_scratch', 'deepset')
 ALL_STRATEGIES = STRATEGIES + BASELINES
 
@@ -48,10 +49,21 @@ class TokenModel(nn.Module):
         if self.frozen: self.backbone.eval()
         return self
 
+class HybridModel(TokenModel):
+    "Hybrid backbone (continuous candidate inputs, `taufm_nb.hybrid`) + task head; `model(batch) -> out` on batch['x']."
+    def __init__(self, backbone: nn.Module, head: Head, pre_cfg):
+        super().__init__(backbone, head); self.pre_cfg = pre_cfg        # the tokenizer's preprocessing of the inputs
+
+    def forward(self, batch: dict):
+        from taufm_nb.tokenizer import preprocess
+        m = batch['mask']
+        h = self.backbone(preprocess(batch['x'], m, self.pre_cfg), m, self.backbone.cfg.bidirectional)   # (B, P + 1, C)
+        return self.head(h, torch.cat([m.new_ones(len(m), 1), m], 1))  # start slot + candidates
+
 def backbone_trainable(strategy: str, epoch: int, unfreeze_epoch: int = 0) -> bool:
     "Whether the backbone is trained in `epoch` (0-based) under `strategy`."
     if strategy == 'from_scratch': return True
-    if strategy == 'fixed_backbone': return False
+    if strategy in ('fixed_backbone', 'hybrid_fixed'): return False
     if strategy in FINE_TUNING: return epoch >= unfreeze_epoch
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {ALL_STRATEGIES}")
 
@@ -64,7 +76,8 @@ def start_at_reco_jet(model: nn.Module) -> nn.Module:
     return model
 
 def build_model(strategy: str, task: str, backbone: nn.Module | None = None, head_cfg: HeadConfig | None = None,
-                n_gpt_layers: int = 0, n_features: int = 10, preset: str = 'paper', vocab_size: int | None = None) -> nn.Module:
+                n_gpt_layers: int = 0, n_features: int = 10, preset: str = 'paper', vocab_size: int | None = None,
+                pre_cfg=None) -> nn.Module:
     "The model of one experiment: `model(batch) -> out` (see CONTRIBUTING). Seed the RNG before calling."
     if task not in TASKS: raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     if strategy in BASELINES:
@@ -79,11 +92,15 @@ def build_model(strategy: str, task: str, backbone: nn.Module | None = None, hea
         raise ValueError(f"n_gpt_layers={n_gpt_layers} but the backbone has {n_layer} GPT blocks (0 = all)")
     bb = type(backbone)(backbone.cfg) if strategy in ('from_scratch', 'fine_tuning_random') else copy.deepcopy(backbone)
     if n_gpt_layers: bb.blocks = nn.ModuleList(list(bb.blocks)[:n_gpt_layers])
-    if isinstance(getattr(bb, 'head', None), nn.Linear): bb.head = nn.Identity()   # the next-token head: pretraining only
+    for name in ('head', 'mpm_head'):                                   # next-token / masked-particle heads: pretraining only
+        if isinstance(getattr(bb, name, None), nn.Linear): setattr(bb, name, nn.Identity())
     head_cfg = (head_cfg or HeadConfig.preset(preset)).replace(n_in=backbone.cfg.n_embd)
-    model = TokenModel(bb.train(), Head(head_cfg, task))
+    if strategy in HYBRID:
+        if pre_cfg is None: raise ValueError(f"strategy {strategy!r} needs pre_cfg, the tokenizer config whose preprocessing feeds the backbone")
+        model = HybridModel(bb.train(), Head(head_cfg, task), pre_cfg)
+    else: model = TokenModel(bb.train(), Head(head_cfg, task))
     if task == 'pt': start_at_reco_jet(model.head)
-    return model.freeze_backbone(strategy == 'fixed_backbone')
+    return model.freeze_backbone(strategy in ('fixed_backbone', 'hybrid_fixed'))
 
 # %% ../nbs/32_finetune.ipynb #cd1891a5
 def targets(jets, task: str) -> np.ndarray:

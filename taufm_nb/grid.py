@@ -22,7 +22,8 @@ __all__ = ['TASKS', 'STRATEGIES', 'BASELINES', 'ALL_STRATEGIES', 'PARAMS', 'REQU
 # %% ../nbs/40_grid.ipynb #000fc9a4
 TASKS = ('tau_id', 'pt', 'decay_mode')                                   # CONTRIBUTING / paper Sec. 2
 STRATEGIES = ('from_scratch', 'fixed_backbone', 'fine_tuning',           # paper Sec. 3.3
-              'fine_tuning_random', 'fine_tuning_dapt')                  # controls of the transfer issue
+              'fine_tuning_random', 'fine_tuning_dapt',                  # controls of the transfer issue
+              'hybrid_fixed', 'hybrid_fine_tuning')                      # the hybrid continuous-input backbone (25_hybrid)
 BASELINES = ('part', 'small_scratch', 'deepset')                          # referee-requested baselines
 ALL_STRATEGIES = STRATEGIES + BASELINES
 
@@ -64,6 +65,7 @@ PARAMS: dict[str, Callable] = dict(                    # name -> check(value) ->
     task=_choice(TASKS), strategy=_choice(ALL_STRATEGIES), n_train=_int(1), seed=_int(0), epochs=_int(1),
     unfreeze_epoch=_int(0), n_gpt_layers=_int(0), batch_size=_int(1), lr=_float(), max_eval=_int(0),
     max_candidates=_int(0), lr_backbone=_float(strict=False), patience=_int(0), backbone_corpus=_float(), pt_delta=_float(),
+    hybrid_objective=_choice(('ntp', 'mpm', 'ntp+mpm')),
     data=_str(), tokenizer=_str(), backbone=_str(), device=_str(), scale=_choice(SCALES))
 REQUIRED = ('task', 'strategy', 'n_train', 'seed', 'epochs')
 
@@ -76,6 +78,7 @@ def run_id(params: dict) -> str:
     if 'n_gpt_layers' in p: parts.append(f"L{p['n_gpt_layers']}")
     if p.get('backbone_corpus', 1) != 1: parts.append(f"c{p['backbone_corpus']:g}")
     if p.get('pt_delta', 1) != 1: parts.append(f"d{p['pt_delta']:g}")
+    if str(p.get('strategy', '')).startswith('hybrid'): parts.append(str(p.get('hybrid_objective', 'ntp+mpm')).replace('+', ''))
     digest = hashlib.sha1(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return '-'.join(parts + [digest])
 

@@ -217,7 +217,8 @@ def compare(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -
 
 STRATEGY_NAMES = dict(from_scratch='from scratch', fixed_backbone='fixed backbone', fine_tuning='fine-tuning',
                       fine_tuning_random='fine-tuning schedule, random init (control)',
-                      fine_tuning_dapt='fine-tuning after e+e- pretraining', part='ParT', deepset='DeepSet',
+                      fine_tuning_dapt='fine-tuning after e+e- pretraining', hybrid_fixed='hybrid backbone, fixed',
+                      hybrid_fine_tuning='hybrid backbone, fine-tuned', part='ParT', deepset='DeepSet',
                       small_scratch='small, from scratch')
 TASK_METRIC = dict(tau_id=('misid_at_80', 'misID at 80% eff.'), pt=('resolution', 'pT resolution'),
                    decay_mode=('weighted_auc', 'weighted AUC'))

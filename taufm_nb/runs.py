@@ -14,7 +14,7 @@ from .core import (Config, ConfigError, atomic_path, get_device, get_paths, load
                            papermill_kernel, save_json, save_torch, seed_everything)
 from .heads import TASKS, task_loss
 from .metrics import task_metrics
-from .finetune import (ALL_STRATEGIES, FINE_TUNING, STRATEGIES, TrainConfig, build_model, tokenize_jets,
+from .finetune import (ALL_STRATEGIES, FINE_TUNING, HYBRID, STRATEGIES, TrainConfig, build_model, tokenize_jets,
                                make_dataset, n_codes_of, evaluate, fit, EVAL_BATCH)
 
 # %% auto #0
@@ -52,6 +52,7 @@ class ExperimentConfig(Config):
     patience: int = 0               # early stopping after the backbone trains (0: off)
     backbone_corpus: float = 1.0    # pretraining-corpus fraction of the backbone (ablation: the chain's backbone-corpus<f>)
     pt_delta: float = 1.0           # Huber delta of the pT loss (paper: 1; grids/ablation_ptloss.yaml tries the core's width)
+    hybrid_objective: str = 'ntp+mpm'   # hybrid strategies: the chain's hybrid-<objective> backbone (ntp, mpm, ntp+mpm)
     write_done: bool = True         # False when a runner copies run.ipynb and writes DONE itself
 
     def validate(self):
@@ -71,6 +72,8 @@ class ExperimentConfig(Config):
         if self.max_candidates < 0 or self.patience < 0 or self.lr_backbone < 0:
             raise ConfigError(f"max_candidates, patience and lr_backbone must be >= 0, got {self.max_candidates}, {self.patience}, {self.lr_backbone}")
         if not 0 < self.backbone_corpus <= 1: raise ConfigError(f"backbone_corpus must be in (0, 1], got {self.backbone_corpus}")
+        if self.hybrid_objective not in ('ntp', 'mpm', 'ntp+mpm'):
+            raise ConfigError(f"hybrid_objective must be one of ('ntp', 'mpm', 'ntp+mpm'), got {self.hybrid_objective!r}")
         for k in ('data', 'tokenizer', 'backbone'):
             v = getattr(self, k)
             if v and not any(c in v for c in '*?[') and not Path(v).expanduser().exists():
@@ -123,6 +126,7 @@ def resolve_assets(p: ExperimentConfig) -> dict:
         v = getattr(p, k) or default.get(k)
         if k == 'backbone' and v and Path(v).name == 'backbone':   # a chain's pp backbone: its siblings by name
             if p.strategy == 'fine_tuning_dapt': v = Path(v).parent / 'backbone-ee'
+            elif p.strategy in HYBRID: v = Path(v).parent / f'hybrid-{p.hybrid_objective}'
             elif p.backbone_corpus < 1: v = Path(v).parent / f'backbone-corpus{p.backbone_corpus:g}'
         if needed and not any(c in str(v) for c in '*?[') and not Path(v).exists():
             raise FileNotFoundError(f"{k} {str(v)!r} does not exist (give --{k} or build the {p.scale} chain first: "
@@ -156,7 +160,10 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
     if assets.get('tokenizer'):
         from taufm_nb.tokenizer import load_tokenizer
         tok = load_tokenizer(assets['tokenizer']); max_particles = tok.cfg.max_particles
-    if assets.get('backbone'):
+    if assets.get('backbone') and p.strategy in HYBRID:
+        from taufm_nb.hybrid import load_hybrid
+        bb = load_hybrid(assets['backbone'])
+    elif assets.get('backbone'):
         from taufm_nb.backbone import load_backbone
         bb = load_backbone(assets['backbone'])
         max_particles = min(max_particles, bb.cfg.max_len - 2)
@@ -167,7 +174,8 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
             raise ValueError(f"n_gpt_layers={p.n_gpt_layers} but backbone {assets['backbone']} has {len(bb.blocks)} GPT blocks")
     if p.max_candidates: max_particles = min(max_particles, p.max_candidates)   # every strategy reads the same candidates
     files = data_files(assets['data'], p.task)
-    jets = load_jets(files, task=p.task, max_particles=max_particles, lifetime=bool(tok is not None and tok.cfg.lifetime))
+    lifetime = bool(tok is not None and tok.cfg.lifetime) or bool(getattr(getattr(bb, 'cfg', None), 'lifetime', False))
+    jets = load_jets(files, task=p.task, max_particles=max_particles, lifetime=lifetime)
     try: tr, va, te = split_indices(len(jets), p.n_train, p.seed, max_eval=p.max_eval or None)
     except ValueError as e: raise ValueError(f"{assets['data']} ({p.task!r} selection, {len(jets)} jets): {e}") from None
     if p.task == 'tau_id' and len(np.unique(jets.label[va])) < 2:
@@ -182,7 +190,8 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
     split = lambda a, b: {k: v[a:b] for k, v in data.items()}
     seed_everything(p.seed)
     model = build_model(p.strategy, p.task, bb, n_gpt_layers=p.n_gpt_layers, n_features=sub.x.shape[2],
-                        preset=PRESET_OF_SCALE[p.scale], vocab_size=None if tok is None else n_codes_of(tok) + 2)
+                        preset=PRESET_OF_SCALE[p.scale], vocab_size=None if tok is None else n_codes_of(tok) + 2,
+                        pre_cfg=None if tok is None else tok.cfg.replace(lifetime=lifetime))
     # the model-free baselines see every candidate of the same test jets (the cap is a model input choice)
     full = load_jets(files, task=p.task, max_particles=128) if max_particles < 128 else jets
     if len(full) != len(jets): raise RuntimeError(f"{assets['data']}: {len(full)} jets with all candidates but {len(jets)} capped")
@@ -388,7 +397,8 @@ def finetune_params(a, scale: str) -> dict:
     return dict(task=a.task, strategy=a.strategy, n_train=a.n_train, seed=a.seed, n_gpt_layers=a.n_gpt_layers,
                 unfreeze_epoch=round(0.6 * epochs) if a.unfreeze_epoch is None else a.unfreeze_epoch, epochs=epochs,
                 batch_size=SCALE_DEFAULTS[scale]['batch_size'] if a.batch_size is None else a.batch_size, lr=a.lr,
-                data=a.data, tokenizer=a.tokenizer, backbone=a.backbone, device=a.device, scale=scale)
+                data=a.data, tokenizer=a.tokenizer, backbone=a.backbone, device=a.device, scale=scale,
+                hybrid_objective=getattr(a, 'hybrid_objective', 'ntp+mpm'))
 
 def cli_finetune(argv: list[str]) -> int:
     "taufm finetune: run one fine-tuning experiment (task, strategy, size, seed) through papermill."
