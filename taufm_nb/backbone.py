@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from .core import Config, ConfigError, check_saved, save_json, save_safetensors
 
 # %% auto #0
-__all__ = ['PAD', 'BACKBONE_FORMAT', 'BACKBONE_VERSION', 'BackboneConfig', 'Block', 'Backbone', 'count_params', 'save_backbone',
-           'load_backbone', 'generate']
+__all__ = ['PAD', 'BACKBONE_FORMAT', 'BACKBONE_VERSION', 'BackboneConfig', 'Block', 'Backbone', 'count_params', 'save_model',
+           'load_model', 'save_backbone', 'load_backbone', 'generate']
 
 # %% ../nbs/20_backbone.ipynb #40aa21e8
 PAD = -1  # padding value of token sequences (as in taufm_nb.tokenizer)
@@ -149,25 +149,32 @@ def count_params(model: nn.Module) -> int: return sum(p.numel() for p in model.p
 # %% ../nbs/20_backbone.ipynb #71cebbfd
 BACKBONE_FORMAT, BACKBONE_VERSION = 'taufm-backbone', 1
 
-def save_backbone(model: Backbone, dir: str | Path, extra: dict | None = None) -> Path:
-    "Write `model` to `dir/backbone.safetensors` + `dir/backbone.json` (safe, versioned, atomic)."
+def save_model(model: nn.Module, dir: str | Path, stem: str, fmt: str, version: int, extra: dict | None = None) -> Path:
+    "Write `model` (with a `.cfg`) to `dir/STEM.safetensors` + `dir/STEM.json` (safe, versioned, atomic)."
     model = getattr(model, 'module', model)            # unwrap DistributedDataParallel
     dir = Path(dir); dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_safetensors(state, dir / 'backbone.safetensors')            # canonical header: same weights, same bytes
-    save_json({'format': BACKBONE_FORMAT, 'version': BACKBONE_VERSION, 'config': model.cfg.to_dict(),
-               **({'extra': extra} if extra else {})}, dir / 'backbone.json')
+    save_safetensors(state, dir / f'{stem}.safetensors')             # canonical header: same weights, same bytes
+    save_json({'format': fmt, 'version': version, 'config': model.cfg.to_dict(),
+               **({'extra': extra} if extra else {})}, dir / f'{stem}.json')
     return dir
+
+def load_model(model_cls, cfg_cls, dir: str | Path, stem: str, fmt: str, version: int, kind: str, writer: str,
+               device: str = 'cpu') -> nn.Module:
+    "Load a model written by `save_model` (eval mode): format and version checked, every key and shape checked."
+    from safetensors.torch import load_file
+    meta, meta_p, w_p = check_saved(dir, f'{stem}.json', f'{stem}.safetensors', fmt, version, kind=kind, writer=writer)
+    model = model_cls(cfg_cls.from_dict(meta['config'], where=str(meta_p)))
+    _load_checked(model, load_file(str(w_p)), str(w_p))
+    return model.to(device).eval()
+
+def save_backbone(model: Backbone, dir: str | Path, extra: dict | None = None) -> Path:
+    "Write `model` to `dir/backbone.safetensors` + `dir/backbone.json` (safe, versioned, atomic)."
+    return save_model(model, dir, 'backbone', BACKBONE_FORMAT, BACKBONE_VERSION, extra)
 
 def load_backbone(dir: str | Path, device: str = 'cpu') -> Backbone:
     "Load a backbone written by `save_backbone` (eval mode)."
-    from safetensors.torch import load_file
-    meta, meta_p, w_p = check_saved(dir, 'backbone.json', 'backbone.safetensors', BACKBONE_FORMAT, BACKBONE_VERSION,
-                                    kind='backbone', writer='save_backbone')
-    model = Backbone(BackboneConfig.from_dict(meta['config'], where=str(meta_p)))
-    state = load_file(str(w_p))
-    _load_checked(model, state, str(w_p))
-    return model.to(device).eval()
+    return load_model(Backbone, BackboneConfig, dir, 'backbone', BACKBONE_FORMAT, BACKBONE_VERSION, 'backbone', 'save_backbone', device)
 
 def _load_checked(model: nn.Module, state: dict, where: str):
     "load_state_dict with errors that name the file, the missing/unexpected keys and mismatched shapes."

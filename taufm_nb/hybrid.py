@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import ConfigError, check_saved, load_json, save_json, save_safetensors
-from .backbone import BackboneConfig, Block, PAD
+from .core import ConfigError, load_json, save_json
+from .backbone import BackboneConfig, Block, PAD, load_model, save_model
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'HYBRID_FORMAT', 'HYBRID_VERSION', 'HybridConfig', 'HybridBackbone', 'ntp_loss', 'mask_candidates',
@@ -152,22 +152,11 @@ HYBRID_FORMAT, HYBRID_VERSION = 'taufm-hybrid-backbone', 1
 
 def save_hybrid(model: HybridBackbone, dir: str | Path, extra: dict | None = None) -> Path:
     "Write `model` to `dir/hybrid.safetensors` + `dir/hybrid.json` (safe, versioned, atomic)."
-    model = getattr(model, 'module', model)
-    dir = Path(dir); dir.mkdir(parents=True, exist_ok=True)
-    save_safetensors({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, dir / 'hybrid.safetensors')
-    save_json({'format': HYBRID_FORMAT, 'version': HYBRID_VERSION, 'config': model.cfg.to_dict(),
-               **({'extra': extra} if extra else {})}, dir / 'hybrid.json')
-    return dir
+    return save_model(model, dir, 'hybrid', HYBRID_FORMAT, HYBRID_VERSION, extra)
 
 def load_hybrid(dir: str | Path, device: str = 'cpu') -> HybridBackbone:
     "Load a backbone written by `save_hybrid` (eval mode)."
-    from safetensors.torch import load_file
-    from taufm_nb.backbone import _load_checked
-    meta, meta_p, w_p = check_saved(dir, 'hybrid.json', 'hybrid.safetensors', HYBRID_FORMAT, HYBRID_VERSION,
-                                    kind='hybrid backbone', writer='save_hybrid')
-    model = HybridBackbone(HybridConfig.from_dict(meta['config'], where=str(meta_p)))
-    _load_checked(model, load_file(str(w_p)), str(w_p))
-    return model.to(device).eval()
+    return load_model(HybridBackbone, HybridConfig, dir, 'hybrid', HYBRID_FORMAT, HYBRID_VERSION, 'hybrid backbone', 'save_hybrid', device)
 
 # %% ../nbs/25_hybrid.ipynb #5354346a
 class _Objective(nn.Module):
