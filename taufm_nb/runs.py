@@ -184,7 +184,7 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
     sub = jets.subset(use)
     tokens = tok_mask = None
     if tok is not None:
-        tokens, tok_mask = tokenize_jets(tok, sub.x, sub.mask, device=device)
+        tokens, tok_mask = tokenize_jets(tok, sub.x[..., :tok.cfg.n_features], sub.mask, device=device)   # lifetime columns: hybrid inputs only
     data = make_dataset(sub, p.task, tokens, tok_mask)
     n1, n2 = len(tr), len(tr) + len(va)
     split = lambda a, b: {k: v[a:b] for k, v in data.items()}
