@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import ConfigError, load_json, save_json
-from .backbone import BackboneConfig, Block, PAD, load_model, save_model
+from .backbone import BackboneConfig, Block, load_model, save_model
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'HYBRID_FORMAT', 'HYBRID_VERSION', 'HybridConfig', 'HybridBackbone', 'ntp_loss', 'mask_candidates',
