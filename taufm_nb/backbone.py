@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from .core import Config, ConfigError, check_saved, save_json, save_safetensors
 
 # %% auto #0
-__all__ = ['PAD', 'BACKBONE_FORMAT', 'BACKBONE_VERSION', 'BackboneConfig', 'Block', 'Backbone', 'count_params', 'save_model',
-           'load_model', 'save_backbone', 'load_backbone', 'generate']
+__all__ = ['PAD', 'BACKBONE_FORMAT', 'BACKBONE_VERSION', 'BackboneConfig', 'pack', 'unpack', 'Block', 'Backbone', 'count_params',
+           'save_model', 'load_model', 'save_backbone', 'load_backbone', 'generate']
 
 # %% ../nbs/20_backbone.ipynb #40aa21e8
 PAD = -1  # padding value of token sequences (as in taufm_nb.tokenizer)
@@ -49,6 +49,14 @@ class BackboneConfig(Config):
         return super().preset(name, **overrides)
 
 # %% ../nbs/20_backbone.ipynb #dd9acf31
+def pack(mask):
+    "Flat indices (N,) of the real positions of mask (B, L): `x.flatten(0, 1)[idx]` keeps only real tokens."
+    return mask.reshape(-1).nonzero().squeeze(1)
+
+def unpack(x, idx, B: int, L: int):
+    "Packed rows x (N, D) back to (B, L, D), zeros at the padded positions (differentiable)."
+    return x.new_zeros(B * L, x.shape[-1]).index_copy(0, idx, x).view(B, L, x.shape[-1])
+
 class Block(nn.Module):
     "GPT decoder block (OmniJet-alpha layout): post-LN residual causal self-attention, then a post-LN ReLU MLP."
     def __init__(self, cfg: BackboneConfig):
@@ -60,13 +68,18 @@ class Block(nn.Module):
         self.ff = nn.Sequential(nn.Linear(C, cfg.n_ff), nn.ReLU(), nn.Linear(cfg.n_ff, C))
         self.ln2 = nn.LayerNorm(C)
 
-    def forward(self, x, attn_mask=None):
-        "x (B, L, C); attn_mask None = causal, else bool (B, 1, L, L), True = may attend."
-        B, L, C = x.shape
-        q, k, v = self.qkv(x).view(B, L, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)  # 3 x (B, H, L, D)
+    def forward(self, x, attn_mask=None, idx=None, shape=None):
+        "x (B, L, C), or packed: x (N, C) the real tokens, idx (N,) their flat positions in shape (B, L). attn_mask "
+        "None = causal, else bool (B, 1, L, L), True = may attend."
+        B, L = shape if idx is not None else x.shape[:2]
+        C = x.shape[-1]
+        qkv = self.qkv(x) if idx is None else unpack(self.qkv(x), idx, B, L)                      # (B, L, 3C)
+        q, k, v = qkv.view(B, L, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)      # 3 x (B, H, L, D)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
                                            dropout_p=self.dropout if self.training else 0.0)        # (B, H, L, D)
-        x = self.ln1(x + self.proj(y.transpose(1, 2).reshape(B, L, C)))
+        y = y.transpose(1, 2).reshape(B, L, C)
+        if idx is not None: y = y.reshape(B * L, C)[idx]                                        # (N, C)
+        x = self.ln1(x + self.proj(y))
         return self.ln2(x + self.ff(x))
 
     def forward_cached(self, x, kv=None):
@@ -112,9 +125,11 @@ class Backbone(nn.Module):
     def forward(self, tokens, tok_mask=None, n_layers: int | None = None):
         "Per-token embeddings h (B, L, C) of tokens (B, L); position t sees tokens 0..t only."
         tokens, tok_mask, attn_mask = self._prepare(tokens, tok_mask)
-        x = self.tok_emb(tokens)                               # (B, L, C); no positional encoding
-        for blk in self.blocks[:n_layers]: x = blk(x, attn_mask)
-        return x
+        B, L = tokens.shape
+        idx = pack(tok_mask)                                   # (N,) real tokens: the linear layers skip padding
+        x = self.tok_emb(tokens.reshape(-1)[idx])              # (N, C); no positional encoding
+        for blk in self.blocks[:n_layers]: x = blk(x, attn_mask, idx, (B, L))
+        return unpack(x, idx, B, L)                            # (B, L, C), zeros at padding
 
     def logits(self, h):
         "Next-token logits (..., V) from embeddings h (..., C)."
@@ -220,8 +235,8 @@ def generate(model: Backbone, n: int, temperature: float = 1.0, top_k: int | Non
 
 # %% ../nbs/20_backbone.ipynb #4b110b36
 from .core import moved_names
-_MOVED = {'RefAttention': 'bench', 'RefFF': 'bench', 'RefBlock': 'bench', 'RefGPT': 'bench',
-          'RefHead': 'bench', 'RefLM': 'bench', 'bench': 'bench:bench_backbone', '_train_flops': 'bench',
+_MOVED = {'RefAttention': 'reference', 'RefFF': 'reference', 'RefBlock': 'reference', 'RefGPT': 'reference',
+          'RefHead': 'reference', 'RefLM': 'reference', 'bench': 'bench:bench_backbone', '_train_flops': 'bench',
           'import_omnijet': 'omnijet', 'toy_tokens': 'toys', 'unigram_entropy': 'pretrain',
           'write_token_file': 'pretrain', 'read_tokens': 'pretrain', 'make_optimizer': 'pretrain',
           'PretrainConfig': 'pretrain', 'lr_factor': 'pretrain', 'evaluate': 'pretrain',

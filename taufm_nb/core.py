@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['SCALES', 'KERNEL', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'in_test', 'current_scale',
-           'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'figures_dir', 'save_figure',
-           'save_torch', 'save_safetensors', 'papermill_kernel', 'moved_names', 'ConfigError', 'Config', 'run_info',
-           'check_saved']
+__all__ = ['SCALES', 'KERNEL', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'adamw', 'in_test',
+           'current_scale', 'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json', 'figures_dir',
+           'save_figure', 'save_torch', 'save_safetensors', 'papermill_kernel', 'moved_names', 'ConfigError', 'Config',
+           'run_info', 'check_saved']
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
@@ -63,6 +63,14 @@ def get_device(prefer: str | None = None) -> str:
     if want.startswith('cuda') and not torch.cuda.is_available():
         raise RuntimeError(f"device {want!r} requested but torch sees no CUDA GPU; use 'cpu' or leave it unset")
     return want
+
+# %% ../nbs/00_core.ipynb #c0adam02
+def adamw(params, **kw):
+    "torch.optim.AdamW(params, **kw) with the fused kernel where the parameters' device has one, else `foreach`."
+    import torch
+    params = list(params)
+    try: return torch.optim.AdamW(params, fused=True, **kw)
+    except RuntimeError: return torch.optim.AdamW(params, foreach=True, **kw)
 
 # %% ../nbs/00_core.ipynb #b5f67271
 SCALES = ('ci', 'mini', 'paper')

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
-from .core import Config, ConfigError, get_device, save_torch
+from .core import Config, ConfigError, adamw, get_device, save_torch
 from .heads import TASKS, Head, HeadConfig, task_loss
 from .metrics import task_metrics
 
@@ -250,7 +250,7 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
         groups = [dict(params=list(model.head.parameters()), lr=cfg.lr), dict(params=list(model.backbone.parameters()), lr=lr_bb)]
         starts = [0, cfg.unfreeze_epoch * n_batches if cfg.strategy in FINE_TUNING else 0]
     else: groups, starts = [dict(params=list(model.parameters()), lr=cfg.lr)], [0]
-    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    opt = adamw(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)              # fused kernel (core.adamw)
     sched = cosine_schedule(opt, cfg.epochs * n_batches, cfg.lr, cfg.lr_min, starts)
     state = dict(epoch=-1, history=[], best_state=None, best_epoch=-1, best_val_loss=float('inf'), train_time_s=0.0)
     ckpt = Path(ckpt) if ckpt else None

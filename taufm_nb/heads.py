@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import Config
+from .backbone import pack, unpack
 
 # %% auto #0
 __all__ = ['TASKS', 'N_OUT', 'LOSSES', 'HeadConfig', 'Block', 'Head', 'focal_loss', 'huber_loss', 'ce_loss', 'task_loss']
@@ -51,17 +52,32 @@ class Block(nn.Module):
                                  nn.Linear(cfg.n_ff, cfg.n_embd))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, mask, x_cls=None):
-        # x (B, L, C) token embeddings; mask (B, L) bool, True = real token; x_cls (B, 1, C) or None
+    def _attend(self, q, k, v, keep):
+        "Multi-head attention of q (B, Lq, C) on k, v (B, Lk, C) over the keys with keep (B, Lk) True -> (B, Lq, C)."
+        B, H = len(q), self.attn.num_heads
+        heads = lambda t: t.reshape(B, t.shape[1], H, -1).transpose(1, 2)            # (B, H, L, D)
+        y = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=keep[:, None, None, :],
+                                           dropout_p=self.attn.dropout if self.training else 0.0)
+        return y.transpose(1, 2).reshape(B, q.shape[1], -1)
+
+    def forward(self, x, mask, x_cls=None, idx=None):
+        # x (B, L, C) token embeddings, or packed (N, C) real tokens at flat positions idx (N,) of mask (also with x_cls);
+        # mask (B, L) bool, True = real token; x_cls (B, 1, C) or None
+        W, bias, C = self.attn.in_proj_weight, self.attn.in_proj_bias, self.attn.embed_dim
         if x_cls is None:
-            q = kv = self.ln1(x); pad = ~mask                                          # (B, L, C), (B, L)
             res = x
-        else:
-            kv = self.ln1(torch.cat([x_cls, x], 1)); q = kv[:, :1]                     # (B, 1 + L, C)
-            pad = torch.cat([torch.zeros_like(mask[:, :1]), ~mask], 1)                 # the class token is never masked
+            qkv = F.linear(self.ln1(x), W, bias)                                      # (B, L, 3C) or (N, 3C)
+            if idx is not None: qkv = unpack(qkv, idx, *mask.shape)                  # (B, L, 3C)
+            a = self._attend(*qkv.chunk(3, -1), mask)                                 # (B, L, C)
+            if idx is not None: a = a.flatten(0, 1)[idx]                             # (N, C)
+        else:                                                                          # LN and projections per token:
+            kv = F.linear(self.ln1(x), W[C:], bias[C:])                               # (B, L, 2C) or (N, 2C)
+            if idx is not None: kv = unpack(kv, idx, *mask.shape)                    # (B, L, 2C)
+            q_c, kv_c = F.linear(self.ln1(x_cls), W, bias).split([C, 2 * C], -1)      # (B, 1, C), (B, 1, 2C)
+            keep = torch.cat([torch.ones_like(mask[:, :1]), mask], 1)                 # the class token is never masked
+            a = self._attend(q_c, *torch.cat([kv_c, kv], 1).chunk(2, -1), keep)        # keys [cls, tokens]
             res = x_cls
-        a, _ = self.attn(q, kv, kv, key_padding_mask=pad, need_weights=False)
-        y = res + self.drop(a)
+        y = res + self.drop(self.attn.out_proj(a))
         return y + self.drop(self.mlp(self.ln2(y)))
 
 # %% ../nbs/30_heads.ipynb #06c9d540
@@ -84,11 +100,12 @@ class Head(nn.Module):
         if h.ndim != 3 or h.shape[-1] != self.cfg.n_in:
             raise ValueError(f"Head: expected embeddings (B, L, {self.cfg.n_in}), got {tuple(h.shape)}")
         if mask.dtype != torch.bool: raise TypeError(f"Head: mask must be bool (True = real token), got {mask.dtype}")
-        keep = mask.unsqueeze(-1)                                                      # (B, L, 1)
-        x = self.proj(h) * keep                                                        # (B, L, C)
-        for b in self.blocks: x = b(x, mask) * keep
-        c = self.cls_token.expand(len(x), -1, -1)                                      # (B, 1, C)
-        for b in self.cls_blocks: c = b(x, mask, x_cls=c)
+        B, L = mask.shape
+        idx = pack(mask)                                                               # (N,) real tokens
+        x = self.proj(h.flatten(0, 1)[idx])                                            # (N, C)
+        for b in self.blocks: x = b(x, mask, idx=idx)
+        c = self.cls_token.expand(B, -1, -1)                                           # (B, 1, C)
+        for b in self.cls_blocks: c = b(x, mask, x_cls=c, idx=idx)                     # keys/values of the real tokens
         out = self.fc(self.norm(c[:, 0]))                                              # (B, n_out)
         return out[:, 0] if out.shape[-1] == 1 else out
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import (Config, ConfigError, at_scale, atomic_path, get_device, in_test, load_json, run_info,
+from .core import (Config, ConfigError, adamw, at_scale, atomic_path, get_device, in_test, load_json, run_info,
                            save_json, save_torch, seed_everything)
 from .backbone import PAD, BackboneConfig, Backbone, save_backbone, load_backbone
 
@@ -61,10 +61,10 @@ def make_optimizer(params, name: str, lr: float, weight_decay: float):
     "'ranger' (RAdam + Lookahead, paper Sec. 3.1) or 'adamw' (OmniJet-alpha); returns (optimizer, inner torch optimizer)."
     params = list(params)
     if name == 'adamw':
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay); return opt, opt
+        opt = adamw(params, lr=lr, weight_decay=weight_decay); return opt, opt      # fused kernel (core.adamw)
     if name == 'ranger':
         from taufm_nb.tokenizer_train import Lookahead     # the tokenizer's Lookahead (same Ranger as its training)
-        inner = torch.optim.RAdam(params, lr=lr, weight_decay=weight_decay, decoupled_weight_decay=True)
+        inner = torch.optim.RAdam(params, lr=lr, weight_decay=weight_decay, decoupled_weight_decay=True, foreach=True)
         return Lookahead(inner), inner
     raise ValueError(f"unknown optimizer {name!r}; choose 'ranger' or 'adamw'")
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import Config, ConfigError, check_saved, run_info, save_json, save_safetensors
+from .backbone import pack, unpack
 
 # %% auto #0
 __all__ = ['PID_FEATURES', 'FORMAT', 'FORMAT_VERSION', 'TokenizerConfig', 'preprocess', 'postprocess', 'train_mask',
@@ -255,7 +256,7 @@ class VectorQuantizer(nn.Module):
 
 # %% ../nbs/10_tokenizer.ipynb #765e0090
 class NormFormerBlock(nn.Module):
-    "x + LN(MHA(LN x)), then + MLP(x); padding masked as keys and zeroed."
+    "x + LN(MHA(LN x)), then + MLP(x), on the real candidates only (packed); padding masked as keys."
     def __init__(self, dim: int, n_head: int, mlp_ratio: int = 1, dropout: float = 0.0):
         super().__init__()
         self.ln1, self.ln_attn = nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -263,13 +264,18 @@ class NormFormerBlock(nn.Module):
         self.mlp = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim * mlp_ratio), nn.SiLU(), nn.Dropout(dropout),
                                  nn.Linear(dim * mlp_ratio, dim))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:   # x (B, P, C), mask (B, P)
-        kpm = ~mask & mask.any(1, keepdim=True)   # a jet without candidates attends to its (zero) padding: no NaN
-        h = self.ln1(x)
-        a = self.attn(h, h, h, key_padding_mask=kpm, need_weights=False)[0]
-        x = x + self.ln_attn(a)
-        x = x + self.mlp(x)
-        return x * mask[..., None]
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        "x (N, C): the real candidates at flat positions idx (N,) of mask (B, P) (`backbone.pack`) -> (N, C)."
+        (B, P), H = mask.shape, self.attn.num_heads
+        if len(x) == 0: return x                                                     # no real candidate in the batch
+        qkv = unpack(F.linear(self.ln1(x), self.attn.in_proj_weight, self.attn.in_proj_bias), idx, B, P)  # (B, P, 3C)
+        q, k, v = qkv.view(B, P, 3, H, -1).permute(2, 0, 3, 1, 4)                  # 3 x (B, H, P, D)
+        keep = mask | ~mask.any(1, keepdim=True)      # a jet without candidates attends to its (zero) padding: no NaN
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=keep[:, None, None, :],
+                                           dropout_p=self.attn.dropout if self.training else 0.0)  # (B, H, P, D)
+        a = a.transpose(1, 2).reshape(B * P, -1)[idx]                               # (N, C)
+        x = x + self.ln_attn(self.attn.out_proj(a))
+        return x + self.mlp(x)
 
 # %% ../nbs/10_tokenizer.ipynb #f2ebfacf
 def _used_columns(mask: torch.Tensor) -> int:
@@ -295,15 +301,17 @@ class Tokenizer(nn.Module):
     @property
     def device(self): return self.enc_in.weight.device
 
-    def encode_latent(self, xn, mask):                      # (B, P, F) normalised -> (B, P, D)
-        h = self.enc_in(xn) * mask[..., None]
-        for b in self.enc: h = b(h, mask)
-        return self.enc_out(h) * mask[..., None]
+    def encode_latent(self, xn, mask):                      # (B, P, F) normalised -> (B, P, D), zeros at padding
+        idx = pack(mask)                                      # (N,) real candidates
+        h = self.enc_in(xn.flatten(0, 1)[idx])                # (N, W)
+        for b in self.enc: h = b(h, mask, idx)
+        return unpack(self.enc_out(h), idx, *mask.shape)
 
-    def decode_latent(self, zq, mask):                      # (B, P, D) -> (B, P, F) normalised
-        h = self.dec_in(zq) * mask[..., None]
-        for b in self.dec: h = b(h, mask)
-        return self.dec_out(h) * mask[..., None]
+    def decode_latent(self, zq, mask):                      # (B, P, D) -> (B, P, F) normalised, zeros at padding
+        idx = pack(mask)
+        h = self.dec_in(zq.flatten(0, 1)[idx])                # (N, W)
+        for b in self.dec: h = b(h, mask, idx)
+        return unpack(self.dec_out(h), idx, *mask.shape)
 
     def forward(self, xn: torch.Tensor, mask: torch.Tensor) -> dict:
         "Training forward on *preprocessed* features: reconstruction, codes and losses (real candidates only)."

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from .core import ConfigError, get_device, load_json, run_info, save_json, save_torch, seed_everything
+from .core import ConfigError, adamw, get_device, load_json, run_info, save_json, save_torch, seed_everything
 from .tokenizer import (LIFETIME_FEATURES, PID_FEATURES, TokenizerConfig, Tokenizer, preprocess, train_mask,
                                 save_tokenizer, _used_columns)
 from .toys import toy_jets
@@ -55,8 +55,8 @@ def make_optimizer(model: nn.Module, cfg: TokenizerConfig):
     "Ranger (Lookahead(RAdam), paper Sec. 2.3) or AdamW."
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == 'ranger':
-        return Lookahead(torch.optim.RAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay), k=6, alpha=0.5)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return Lookahead(torch.optim.RAdam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True), k=6, alpha=0.5)
+    return adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)                  # fused kernel (core.adamw)
 
 @torch.no_grad()
 def reset_rows(opt, param, rows):
