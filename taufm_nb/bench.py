@@ -86,24 +86,35 @@ def _train_flops(cfg: BackboneConfig, mask) -> float:
 
 def _backbone_one(which: str, cfg: BackboneConfig, tokens, mask, steps: int, warmup: int, device: str, threads: int,
                   cpu_memory: bool = False):
-    "(s/step, peak GiB) of one pretraining step of 'ours' (batch cut to its longest jet) or 'ref' (full padded length)."
+    "(s/step, peak GiB) of one pretraining step of 'ours' (batch cut to its longest jet), 'ref' (full padded length) "
+    "or 'hybrid-OBJ' (the hybrid backbone with objective OBJ on 10 continuous features per candidate, cut like ours)."
     torch.set_num_threads(threads); torch.manual_seed(0)
-    model = (Backbone if which == 'ours' else RefLM)(cfg).to(device)
-    if which == 'ours': tokens, mask = _cut(tokens, mask)
+    hybrid = which.startswith('hybrid-')
+    if hybrid:
+        from taufm_nb.hybrid import HybridBackbone, HybridConfig, hybrid_loss
+        model = HybridBackbone(HybridConfig(**cfg.to_dict(), n_features=10, objective=which[len('hybrid-'):]))
+    else: model = (Backbone if which == 'ours' else RefLM)(cfg)
+    model.to(device)
+    if which != 'ref': tokens, mask = _cut(tokens, mask)
     tokens, mask = tokens.to(device), mask.to(device)
+    if hybrid:                                               # candidate j is token j + 1: real iff token j + 2 is real
+        cand = mask[:, 2:]                                   # (B, P)
+        x = torch.randn(*cand.shape, 10, generator=torch.Generator().manual_seed(0)).to(device)   # (B, P, 10)
+        gen = torch.Generator().manual_seed(0)               # the MPM masks
     # each side with its own code's optimiser: ours the fused kernel of our training (core.adamw), gabbro torch's default
     opt = (adamw if which == 'ours' else torch.optim.AdamW)(model.parameters(), lr=1e-4)
     def step():
         with torch.autocast('cuda', torch.bfloat16, enabled=device.startswith('cuda')):
-            loss = model.loss(tokens, mask)
+            loss = hybrid_loss(model, x, cand, tokens, mask, gen)['loss'] if hybrid else model.loss(tokens, mask)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     return _timed_steps(step, steps, warmup, device, cpu_memory)
 
 def bench_backbone(argv: list[str]) -> int:
-    "taufm bench backbone [--preset paper] [--batch-size 256] [--mean-mult 65] [--steps 3] [--repeats 1] [--device cpu,cuda] [--out FILE]"
+    "taufm bench backbone [--preset paper] [--batch-size 256] [--mean-mult 65] [--steps 3] [--repeats 1] [--hybrid OBJ,..] [--device cpu,cuda] [--out FILE]"
     from taufm_nb.cli import at_least
     ap = argparse.ArgumentParser(prog='taufm bench backbone', description='Pretraining step (forward + backward + AdamW) '
-                                 'jets/s, model FLOP/s and peak memory: our backbone vs reference-style attention, one run.')
+                                 'jets/s, model FLOP/s and peak memory: our backbone vs reference-style attention, and the hybrid '
+                                 'continuous-input backbone per objective, one run.')
     ap.add_argument('--preset', choices=PRESET_NAMES, default='paper', help='model size (default paper)')
     ap.add_argument('--vocab-size', type=at_least(3), default=32002, help='default: the paper (32000 codes + 2)')
     ap.add_argument('--batch-size', type=at_least(1), default=256, help='jets per step (default 256)')
@@ -113,9 +124,14 @@ def bench_backbone(argv: list[str]) -> int:
     ap.add_argument('--mean-mult', type=at_least(1.0, float), default=65.,
                     help='mean candidates per jet, Poisson, at most 128 (default 65: JetClass-like)')
     ap.add_argument('--device', default=None, help="comma-separated, default 'cpu' plus 'cuda' when present")
+    ap.add_argument('--hybrid', default='ntp,mpm,ntp+mpm',
+                    help="hybrid-backbone objectives timed beside them, comma-separated, or 'none' (default: all three)")
     ap.add_argument('--no-isolate', action='store_true', help='CPU: run every model in this process (no CPU peak memory)')
     ap.add_argument('--out', type=Path, default=None, help='also write the results as JSON')
     a = ap.parse_args(argv)
+    from taufm_nb.hybrid import OBJECTIVES
+    hybrids = [] if a.hybrid in ('', 'none') else a.hybrid.split(',')
+    if set(hybrids) - set(OBJECTIVES): raise ValueError(f"--hybrid: {sorted(set(hybrids) - set(OBJECTIVES))} not in {OBJECTIVES}")
     cfg = BackboneConfig.preset(a.preset, vocab_size=a.vocab_size)
     devices = a.device.split(',') if a.device else ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     g = torch.Generator().manual_seed(0)
@@ -132,7 +148,7 @@ def bench_backbone(argv: list[str]) -> int:
           f"mean multiplicity {results['mean_multiplicity']:.1f}, {a.steps} timed steps x {a.repeats} repeats", flush=True)
     for dev in devices:
         run = isolated if dev == 'cpu' and not a.no_isolate else (lambda fn, *args: fn(*args))
-        got = {'ours': [], 'ref': []}
+        got = {k: [] for k in ['ours', 'ref'] + [f'hybrid-{o}' for o in hybrids]}
         for _ in range(a.repeats):
             for which in got: got[which].append(run(_backbone_one, which, cfg, tokens, mask, a.steps, a.warmup, dev,
                                                        torch.get_num_threads(), run is isolated))
@@ -156,6 +172,10 @@ def bench_backbone(argv: list[str]) -> int:
         frac = f", {100 * r['ours_fraction_of_peak']:.1f}% of bf16 peak" if r['ours_fraction_of_peak'] else ''
         print(f"  {name}: ours {r['ours_jets_s']:.1f} jets/s ({1e3 * r['ours_tflops']:.1f} GFLOP/s{frac}), reference-style "
               f"{r['ref_jets_s']:.1f} jets/s -> speed-up x{r['speedup']:.2f}{mem}", flush=True)
+        for o in hybrids:   # the hybrid's step time relative to the token backbone's (issue target: <= 1.3)
+            k = f'hybrid-{o}'; r[f'{k}_jets_s'] = a.batch_size / r[f'{k}_s']; r[f'{k}_time_ratio'] = r[f'{k}_s'] / r['ours_s']
+            print(f"  hybrid backbone, objective {o}: {r[f'{k}_jets_s']:.1f} jets/s, step time x{r[f'{k}_time_ratio']:.2f} "
+                  f"the token backbone's" + (f", peak memory {r[f'{k}_mem_gib']:.2f} GiB" if r[f'{k}_mem_gib'] else ''), flush=True)
     if a.out: save_json(results, a.out)
     return 0
 

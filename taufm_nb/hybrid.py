@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import ConfigError, load_json, save_json
-from .backbone import BackboneConfig, Block, load_model, save_model
+from .backbone import BackboneConfig, Block, load_model, pack, save_model, unpack
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'HYBRID_FORMAT', 'HYBRID_VERSION', 'HybridConfig', 'HybridBackbone', 'ntp_loss', 'mask_candidates',
@@ -70,21 +70,19 @@ class HybridBackbone(nn.Module):
         return mask
 
     def forward(self, x, mask, bidirectional: bool = False, masked=None, n_layers: int | None = None):
-        "x (B, P, F), mask (B, P) -> h (B, P + 1, C). `masked` (B, P): candidates replaced by the mask vector."
+        "x (B, P, F), mask (B, P) -> h (B, P + 1, C), zeros at padding. `masked` (B, P): candidates replaced by the mask vector."
         mask = self._check(x, mask)
         B, P, _ = x.shape
         e = self.inp(torch.where(mask[..., None], x, 0.))                  # (B, P, C)
         if masked is not None:                                             # rank-aware mask vector at masked slots
             fill = (self.mask_emb + self.mask_pos.weight[:P]).to(e.dtype)  # (P, C)
             e = torch.where(masked[..., None].bool(), fill, e)
-        h = torch.cat([self.start.to(e.dtype).expand(B, 1, -1), e], 1)   # (B, P + 1, C)
-        attn = None                                                        # causal: padding trails, real queries never see it
-        if bidirectional:
-            keys = torch.cat([mask.new_ones(B, 1), mask], 1)              # (B, P + 1)
-            eye = torch.eye(P + 1, dtype=torch.bool, device=x.device)      # keeps rows of padding finite
-            attn = keys[:, None, None, :] | eye                            # (B, 1, P + 1, P + 1)
-        for blk in self.blocks[:n_layers]: h = blk(h, attn)
-        return h
+        slots = torch.cat([mask.new_ones(B, 1), mask], 1)                 # (B, P + 1): the start and the real candidates
+        idx = pack(slots)                                                  # (N,) the blocks' linear layers skip padding
+        h = torch.cat([self.start.to(e.dtype).expand(B, 1, -1), e], 1).flatten(0, 1)[idx]   # (N, C)
+        attn = slots[:, None, None, :] if bidirectional else None          # (B, 1, 1, P + 1) real keys; None: causal, and
+        for blk in self.blocks[:n_layers]: h = blk(h, attn, idx, (B, P + 1))   # padding trails, so no real query sees it
+        return unpack(h, idx, B, P + 1)
 
     def embed(self, x, mask, n_layers: int | None = None):
         "Pooled jet embedding (B, C): mean over the start slot and the real candidates."
