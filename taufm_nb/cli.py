@@ -116,6 +116,8 @@ def finetune_parser() -> argparse.ArgumentParser:
     ap.add_argument('--n-gpt-layers', type=at_least(0), default=0, help='use the first k pretrained GPT blocks (0 = all)')
     ap.add_argument('--hybrid-objective', choices=('ntp', 'mpm', 'ntp+mpm'), default='ntp+mpm',
                     help='hybrid strategies: the backbone pretrained with this objective (the chain\'s hybrid-OBJECTIVE)')
+    ap.add_argument('--head-lifetime', action='store_true',
+                    help='token strategies: d0, dz and their errors added to the token embeddings before the head (beyond the paper)')
     ap.add_argument('--epochs', type=at_least(1), default=None, help='default: ci 3, mini 30, paper 100')
     ap.add_argument('--batch-size', type=at_least(1), default=None, help='default: ci 64, mini 256, paper 4096')
     ap.add_argument('--lr', type=positive, default=1e-4)

@@ -16,9 +16,10 @@ from .heads import TASKS, Head, HeadConfig, task_loss
 from .metrics import task_metrics
 
 # %% auto #0
-__all__ = ['HYBRID', 'STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'EVAL_BATCH', 'TokenModel', 'HybridModel',
-           'backbone_trainable', 'start_at_reco_jet', 'build_model', 'targets', 'n_codes_of', 'tokenize_jets',
-           'make_dataset', 'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop', 'fit']
+__all__ = ['HYBRID', 'STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'LIFETIME', 'EVAL_BATCH', 'TokenModel',
+           'HybridModel', 'LifetimeTokenModel', 'backbone_trainable', 'start_at_reco_jet', 'build_model', 'targets',
+           'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate',
+           'early_stop', 'fit']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
 HYBRID = ('hybrid_fixed', 'hybrid_fine_tuning')   # the hybrid continuous-input backbone (25_hybrid; beyond the paper)
@@ -60,6 +61,27 @@ class HybridModel(TokenModel):
         h = self.backbone(preprocess(batch['x'], m, self.pre_cfg), m, self.backbone.cfg.bidirectional)   # (B, P + 1, C)
         return self.head(h, torch.cat([m.new_ones(len(m), 1), m], 1))  # start slot + candidates
 
+LIFETIME = ('d0', 'd0err', 'dz', 'dzerr')   # the lifetime features (SPEC 3), last columns of the tokenizer's lifetime preprocessing
+
+class LifetimeTokenModel(TokenModel):
+    "Token backbone + task head, each candidate's lifetime features added to its token's embedding before the head (ours)."
+    def __init__(self, backbone: nn.Module, head: Head, pre_cfg):
+        super().__init__(backbone, head)
+        if not pre_cfg.lifetime: raise ValueError("LifetimeTokenModel needs pre_cfg with lifetime=True (the inputs' d0, dz columns)")
+        self.pre_cfg = pre_cfg
+        self.lifetime = nn.Linear(len(LIFETIME), backbone.cfg.n_embd)    # trained with the head, never frozen
+        nn.init.zeros_(self.lifetime.weight); nn.init.zeros_(self.lifetime.bias)   # starts as the plain token model
+
+    def forward(self, batch: dict):
+        from taufm_nb.tokenizer import preprocess
+        tm, m = batch['tok_mask'], batch['mask']
+        h = self.backbone(batch['tokens'], tm)                          # (B, L, C): start, one token per candidate, stop
+        n = min(m.shape[1], h.shape[1] - 1)                             # candidate j <-> token j + 1 (real ones first)
+        lt = preprocess(batch['x'][:, :n], m[:, :n], self.pre_cfg)[..., -len(LIFETIME):]   # (B, n, 4) asinh(v / 10 um)
+        add = self.lifetime(lt) * m[:, :n, None]                        # (B, n, C), zero at padding
+        h = torch.cat([h[:, :1], h[:, 1:n + 1] + add, h[:, n + 1:]], 1)
+        return self.head(h, tm)
+
 def backbone_trainable(strategy: str, epoch: int, unfreeze_epoch: int = 0) -> bool:
     "Whether the backbone is trained in `epoch` (0-based) under `strategy`."
     if strategy == 'from_scratch': return True
@@ -77,9 +99,12 @@ def start_at_reco_jet(model: nn.Module) -> nn.Module:
 
 def build_model(strategy: str, task: str, backbone: nn.Module | None = None, head_cfg: HeadConfig | None = None,
                 n_gpt_layers: int = 0, n_features: int = 10, preset: str = 'paper', vocab_size: int | None = None,
-                pre_cfg=None) -> nn.Module:
+                pre_cfg=None, head_lifetime: bool = False) -> nn.Module:
     "The model of one experiment: `model(batch) -> out` (see CONTRIBUTING). Seed the RNG before calling."
     if task not in TASKS: raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    if head_lifetime and (strategy in BASELINES + HYBRID or pre_cfg is None):
+        raise ValueError(f"head_lifetime is an option of the token strategies and needs pre_cfg (the hybrid reads lifetime "
+                         f"inputs itself), got strategy {strategy!r}, pre_cfg {pre_cfg}")
     if strategy in BASELINES:
         try: from taufm_nb.baselines import build_baseline
         except ImportError: raise RuntimeError(f"strategy {strategy!r} needs taufm_nb.baselines, which is not built yet") from None
@@ -98,6 +123,7 @@ def build_model(strategy: str, task: str, backbone: nn.Module | None = None, hea
     if strategy in HYBRID:
         if pre_cfg is None: raise ValueError(f"strategy {strategy!r} needs pre_cfg, the tokenizer config whose preprocessing feeds the backbone")
         model = HybridModel(bb.train(), Head(head_cfg, task), pre_cfg)
+    elif head_lifetime: model = LifetimeTokenModel(bb.train(), Head(head_cfg, task), pre_cfg)
     else: model = TokenModel(bb.train(), Head(head_cfg, task))
     if task == 'pt': start_at_reco_jet(model.head)
     return model.freeze_backbone(strategy in ('fixed_backbone', 'hybrid_fixed'))
@@ -247,7 +273,8 @@ def fit(model: nn.Module, task: str, train: dict, val: dict, cfg: TrainConfig, c
     n_batches = math.ceil(len(train['y']) / cfg.batch_size)
     if isinstance(model, TokenModel):        # head and backbone: own learning rates; a fine-tuned backbone restarts its cosine
         lr_bb = cfg.lr_backbone or cfg.lr
-        groups = [dict(params=list(model.head.parameters()), lr=cfg.lr), dict(params=list(model.backbone.parameters()), lr=lr_bb)]
+        head = [p for n, p in model.named_parameters() if not n.startswith('backbone.')]   # the head (+ lifetime input)
+        groups = [dict(params=head, lr=cfg.lr), dict(params=list(model.backbone.parameters()), lr=lr_bb)]
         starts = [0, cfg.unfreeze_epoch * n_batches if cfg.strategy in FINE_TUNING else 0]
     else: groups, starts = [dict(params=list(model.parameters()), lr=cfg.lr)], [0]
     opt = adamw(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)              # fused kernel (core.adamw)

@@ -65,7 +65,7 @@ PARAMS: dict[str, Callable] = dict(                    # name -> check(value) ->
     task=_choice(TASKS), strategy=_choice(ALL_STRATEGIES), n_train=_int(1), seed=_int(0), epochs=_int(1),
     unfreeze_epoch=_int(0), n_gpt_layers=_int(0), batch_size=_int(1), lr=_float(), max_eval=_int(0),
     max_candidates=_int(0), lr_backbone=_float(strict=False), patience=_int(0), backbone_corpus=_float(), pt_delta=_float(),
-    hybrid_objective=_choice(('ntp', 'mpm', 'ntp+mpm')),
+    hybrid_objective=_choice(('ntp', 'mpm', 'ntp+mpm')), head_lifetime=_choice((False, True)),
     data=_str(), tokenizer=_str(), backbone=_str(), device=_str(), scale=_choice(SCALES))
 REQUIRED = ('task', 'strategy', 'n_train', 'seed', 'epochs')
 
@@ -79,6 +79,7 @@ def run_id(params: dict) -> str:
     if p.get('backbone_corpus', 1) != 1: parts.append(f"c{p['backbone_corpus']:g}")
     if p.get('pt_delta', 1) != 1: parts.append(f"d{p['pt_delta']:g}")
     if str(p.get('strategy', '')).startswith('hybrid'): parts.append(str(p.get('hybrid_objective', 'ntp+mpm')).replace('+', ''))
+    if p.get('head_lifetime'): parts.append('lt')
     digest = hashlib.sha1(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return '-'.join(parts + [digest])
 

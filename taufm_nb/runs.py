@@ -53,6 +53,7 @@ class ExperimentConfig(Config):
     backbone_corpus: float = 1.0    # pretraining-corpus fraction of the backbone (ablation: the chain's backbone-corpus<f>)
     pt_delta: float = 1.0           # Huber delta of the pT loss (paper: 1; grids/ablation_ptloss.yaml tries the core's width)
     hybrid_objective: str = 'ntp+mpm'   # hybrid strategies: the chain's hybrid-<objective> backbone (ntp, mpm, ntp+mpm)
+    head_lifetime: bool = False     # token strategies: d0, dz and their errors added to the token embeddings before the head (ours)
     write_done: bool = True         # False when a runner copies run.ipynb and writes DONE itself
 
     def validate(self):
@@ -74,6 +75,9 @@ class ExperimentConfig(Config):
         if not 0 < self.backbone_corpus <= 1: raise ConfigError(f"backbone_corpus must be in (0, 1], got {self.backbone_corpus}")
         if self.hybrid_objective not in ('ntp', 'mpm', 'ntp+mpm'):
             raise ConfigError(f"hybrid_objective must be one of ('ntp', 'mpm', 'ntp+mpm'), got {self.hybrid_objective!r}")
+        if self.head_lifetime and (self.strategy in HYBRID or self.strategy not in STRATEGIES):
+            raise ConfigError(f"head_lifetime is an option of the token strategies (the hybrid reads lifetime inputs itself), "
+                              f"not of {self.strategy!r}")
         for k in ('data', 'tokenizer', 'backbone'):
             v = getattr(self, k)
             if v and not any(c in v for c in '*?[') and not Path(v).expanduser().exists():
@@ -174,7 +178,7 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
             raise ValueError(f"n_gpt_layers={p.n_gpt_layers} but backbone {assets['backbone']} has {len(bb.blocks)} GPT blocks")
     if p.max_candidates: max_particles = min(max_particles, p.max_candidates)   # every strategy reads the same candidates
     files = data_files(assets['data'], p.task)
-    lifetime = bool(tok is not None and tok.cfg.lifetime) or bool(getattr(getattr(bb, 'cfg', None), 'lifetime', False))
+    lifetime = bool(tok is not None and tok.cfg.lifetime) or bool(getattr(getattr(bb, 'cfg', None), 'lifetime', False)) or p.head_lifetime
     jets = load_jets(files, task=p.task, max_particles=max_particles, lifetime=lifetime)
     try: tr, va, te = split_indices(len(jets), p.n_train, p.seed, max_eval=p.max_eval or None)
     except ValueError as e: raise ValueError(f"{assets['data']} ({p.task!r} selection, {len(jets)} jets): {e}") from None
@@ -191,7 +195,7 @@ def prepare(p: ExperimentConfig, assets: dict, progress: bool = True):
     seed_everything(p.seed)
     model = build_model(p.strategy, p.task, bb, n_gpt_layers=p.n_gpt_layers, n_features=sub.x.shape[2],
                         preset=PRESET_OF_SCALE[p.scale], vocab_size=None if tok is None else n_codes_of(tok) + 2,
-                        pre_cfg=None if tok is None else tok.cfg.replace(lifetime=lifetime))
+                        pre_cfg=None if tok is None else tok.cfg.replace(lifetime=lifetime), head_lifetime=p.head_lifetime)
     # the model-free baselines see every candidate of the same test jets (the cap is a model input choice)
     full = load_jets(files, task=p.task, max_particles=128) if max_particles < 128 else jets
     if len(full) != len(jets): raise RuntimeError(f"{assets['data']}: {len(full)} jets with all candidates but {len(jets)} capped")
@@ -398,7 +402,7 @@ def finetune_params(a, scale: str) -> dict:
                 unfreeze_epoch=round(0.6 * epochs) if a.unfreeze_epoch is None else a.unfreeze_epoch, epochs=epochs,
                 batch_size=SCALE_DEFAULTS[scale]['batch_size'] if a.batch_size is None else a.batch_size, lr=a.lr,
                 data=a.data, tokenizer=a.tokenizer, backbone=a.backbone, device=a.device, scale=scale,
-                hybrid_objective=getattr(a, 'hybrid_objective', 'ntp+mpm'))
+                hybrid_objective=getattr(a, 'hybrid_objective', 'ntp+mpm'), head_lifetime=getattr(a, 'head_lifetime', False))
 
 def cli_finetune(argv: list[str]) -> int:
     "taufm finetune: run one fine-tuning experiment (task, strategy, size, seed) through papermill."
