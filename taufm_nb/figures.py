@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, os, shutil, sys, time
 from pathlib import Path
-from .core import SCALES, get_paths, atomic_path, atomic_write, save_json, figures_dir
+from .core import PAPERMILL_OPTS, SCALES, get_paths, atomic_path, atomic_write, save_json, figures_dir
 from .results import gather, save_results, data_efficiency, results_table, main_grid
 
 # %% auto #0
@@ -50,7 +50,7 @@ def run_figure_notebook(name: str, params: dict, out: str | Path, kernel: str | 
     dst.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel, progress_bar=False, cwd=str(nbs))
+        pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel, cwd=str(nbs), **PAPERMILL_OPTS)
         st = f"ok in {time.time() - t0:.0f} s ({dst})"
     except Exception as e:
         st = f"FAILED: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''} (notebook {dst})"

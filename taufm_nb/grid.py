@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 import yaml
 from tqdm.auto import tqdm
-from .core import SCALES, get_paths, save_json, run_info, papermill_kernel
+from .core import PAPERMILL_OPTS, SCALES, get_paths, save_json, run_info, papermill_kernel
 from .cluster import GridError, make_cluster
 
 # %% auto #0
@@ -240,7 +240,7 @@ def run_notebook(notebook: str | Path, params: dict, out_dir: str | Path, kernel
     import papermill as pm
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(notebook), str(out_dir / 'run.ipynb'), parameters={**params, 'out_dir': str(out_dir)},
-                        kernel_name=papermill_kernel(kernel), progress_bar=False, cwd=str(out_dir))
+                        kernel_name=papermill_kernel(kernel), cwd=str(out_dir), **PAPERMILL_OPTS)
     if not (out_dir / 'DONE').exists(): (out_dir / 'DONE').write_text('')
     return out_dir
 

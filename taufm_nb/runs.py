@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from .core import (Config, ConfigError, atomic_path, get_device, get_paths, load_json, run_info,
-                           papermill_kernel, save_json, save_torch, seed_everything)
+                           PAPERMILL_OPTS, papermill_kernel, save_json, save_torch, seed_everything)
 from .heads import TASKS, task_loss
 from .metrics import task_metrics
 from .finetune import (ALL_STRATEGIES, FINE_TUNING, HYBRID, STRATEGIES, TrainConfig, build_model, tokenize_jets,
@@ -335,7 +335,7 @@ def run_experiment(params: dict, out_dir: str | Path, kernel: str | None = None)
     tmp = out / '.run.part.ipynb'
     try:
         pm.execute_notebook(str(template_path()), str(tmp), parameters=p.to_dict(), kernel_name=papermill_kernel(kernel),
-                            progress_bar=False, cwd=str(get_paths().root))
+                            cwd=str(get_paths().root), **PAPERMILL_OPTS)
     except BaseException:
         if tmp.exists(): os.replace(tmp, out / 'run.failed.ipynb')
         raise
