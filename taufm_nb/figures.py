@@ -98,7 +98,8 @@ def figures_main(argv: list[str]) -> int:
 
 def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dict:
     "The figures stage of `taufm reproduce`: tables + Figs. 4-7 on `workdir/runs`; Figs. 2-3 and generated jets on its assets."
-    workdir, figs = Path(workdir), str(figures_dir().resolve())     # $TAUFM_FIGURES (set by the chain), else figures/
+    workdir, figs = Path(workdir).resolve(), str(figures_dir().resolve())   # absolute: the notebooks run in nbs/; figures:
+    # $TAUFM_FIGURES (set by the chain), else figures/
     st = draw_figures(workdir / 'runs', workdir / 'results', figs, scale=scale, kernel=kernel)
     if (workdir / 'tokenizer').exists():    # Figs. 2 and 3: the chain's tokenizer on the chain's data
         st[TOKENIZER_NOTEBOOK] = run_figure_notebook(TOKENIZER_NOTEBOOK, dict(

@@ -32,15 +32,17 @@ def test_ci_chain_end_to_end(tmp_path):
     assert 'Scale: ci' in md and '| pT resolution (IQR/median) |' in md and 'ParT' not in md.split('All strategies')[0]
     runs = [d for d in (wd / 'runs').iterdir() if d.is_dir()]
     assert len(runs) >= 30 and all((d / 'DONE').exists() and (d / 'run.ipynb').exists() for d in runs)
-    # a second call finds everything done and redraws only the figures
-    r2 = subprocess.run(taufm_cmd() + ['reproduce', '--scale', 'ci', '--workdir', str(wd)], env=env,
-                        capture_output=True, text=True, timeout=600)
-    assert r2.returncode == 0 and '0 to run' in r2.stdout, r2.stdout[-2000:]
-    # taufm figures with relative paths (the figure notebooks run in nbs/, so paths must be resolved first)
-    r3 = subprocess.run(taufm_cmd() + ['figures', 'wd/runs', '--scale', 'ci', '--out', 'again', '--fig-dir', 'figs2'],
+    # a second call, with relative paths, finds everything done and redraws only the figures (the figure notebooks run
+    # in nbs/, so every path handed to them must be resolved first: a relative --workdir broke Figs. 2-3 once)
+    r2 = subprocess.run(taufm_cmd() + ['reproduce', '--scale', 'ci', '--workdir', 'wd', '--fig-dir', 'figs2'], cwd=tmp_path,
+                        env=env, capture_output=True, text=True, timeout=600)
+    assert r2.returncode == 0 and '0 to run' in r2.stdout, (r2.stdout[-2000:], r2.stderr[-2000:])
+    for name in FIGURES: assert (tmp_path / 'figs2' / f'{name}.png').exists(), name   # --fig-dir wins over $TAUFM_FIGURES
+    # taufm figures with relative paths: the tables (its figure notebooks are the same draw_figures call as above)
+    r3 = subprocess.run(taufm_cmd() + ['figures', 'wd/runs', '--scale', 'ci', '--out', 'again', '--tables-only'],
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r3.returncode == 0, (r3.stdout[-2000:], r3.stderr[-2000:])
-    assert (tmp_path / 'figs2' / 'fig4_loss_vs_size.png').exists() and (tmp_path / 'again' / 'results.parquet').exists()
+    assert (tmp_path / 'again' / 'results.parquet').exists()
 
 # --- only the committed scale (mini) writes the committed figures/ and README.md (issue #14) ---
 FAKE_CHAIN = """
