@@ -16,10 +16,10 @@ from .heads import TASKS, Head, HeadConfig, task_loss
 from .metrics import task_metrics
 
 # %% auto #0
-__all__ = ['HYBRID', 'STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'LIFETIME', 'EVAL_BATCH', 'TokenModel',
-           'HybridModel', 'LifetimeTokenModel', 'backbone_trainable', 'start_at_reco_jet', 'build_model', 'targets',
-           'n_codes_of', 'tokenize_jets', 'make_dataset', 'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate',
-           'early_stop', 'fit']
+__all__ = ['HYBRID', 'STRATEGIES', 'FINE_TUNING', 'BASELINES', 'ALL_STRATEGIES', 'EVAL_BATCH', 'TokenModel', 'HybridModel',
+           'LifetimeTokenModel', 'backbone_trainable', 'start_at_reco_jet', 'build_model', 'targets', 'n_codes_of',
+           'tokenize_jets', 'make_dataset', 'get_batch', 'TrainConfig', 'cosine_schedule', 'evaluate', 'early_stop',
+           'fit']
 
 # %% ../nbs/32_finetune.ipynb #a00111c8
 HYBRID = ('hybrid_fixed', 'hybrid_fine_tuning')   # the hybrid continuous-input backbone (25_hybrid; beyond the paper)
@@ -61,15 +61,14 @@ class HybridModel(TokenModel):
         h = self.backbone(preprocess(batch['x'], m, self.pre_cfg), m, self.backbone.cfg.bidirectional)   # (B, P + 1, C)
         return self.head(h, torch.cat([m.new_ones(len(m), 1), m], 1))  # start slot + candidates
 
-LIFETIME = ('d0', 'd0err', 'dz', 'dzerr')   # the lifetime features (SPEC 3), last columns of the tokenizer's lifetime preprocessing
-
 class LifetimeTokenModel(TokenModel):
     "Token backbone + task head, each candidate's lifetime features added to its token's embedding before the head (ours)."
     def __init__(self, backbone: nn.Module, head: Head, pre_cfg):
         super().__init__(backbone, head)
         if not pre_cfg.lifetime: raise ValueError("LifetimeTokenModel needs pre_cfg with lifetime=True (the inputs' d0, dz columns)")
-        self.pre_cfg = pre_cfg
-        self.lifetime = nn.Linear(len(LIFETIME), backbone.cfg.n_embd)    # trained with the head, never frozen
+        from taufm_nb.dataset import LIFETIME_FEATURES                  # d0, d0err, dz, dzerr (SPEC 3)
+        self.pre_cfg, self.cols = pre_cfg, [pre_cfg.features.index(f) for f in LIFETIME_FEATURES]   # their input columns
+        self.lifetime = nn.Linear(len(self.cols), backbone.cfg.n_embd)  # trained with the head, never frozen
         nn.init.zeros_(self.lifetime.weight); nn.init.zeros_(self.lifetime.bias)   # starts as the plain token model
 
     def forward(self, batch: dict):
@@ -77,7 +76,7 @@ class LifetimeTokenModel(TokenModel):
         tm, m = batch['tok_mask'], batch['mask']
         h = self.backbone(batch['tokens'], tm)                          # (B, L, C): start, one token per candidate, stop
         n = min(m.shape[1], h.shape[1] - 1)                             # candidate j <-> token j + 1 (real ones first)
-        lt = preprocess(batch['x'][:, :n], m[:, :n], self.pre_cfg)[..., -len(LIFETIME):]   # (B, n, 4) asinh(v / 10 um)
+        lt = preprocess(batch['x'][:, :n], m[:, :n], self.pre_cfg)[..., self.cols]   # (B, n, 4) asinh(v / 10 um)
         add = self.lifetime(lt) * m[:, :n, None]                        # (B, n, C), zero at padding
         h = torch.cat([h[:, :1], h[:, 1:n + 1] + add, h[:, n + 1:]], 1)
         return self.head(h, tm)
