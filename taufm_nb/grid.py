@@ -352,7 +352,7 @@ def run_grid(spec, scale: str, out_dir: str | Path | None = None, kernel: str | 
     return summary
 
 # %% ../nbs/40_grid.ipynb #ccbc344d
-PAPER_GRIDS = ('paper', 'ablation_unfreeze', 'ablation_layers', 'ablation_corpus')
+PAPER_GRIDS = ('paper', 'ablation_unfreeze', 'ablation_layers', 'ablation_corpus', 'hybrid')   # hybrid: beyond the paper (25_hybrid)
 
 def run_stage(scale: str, workdir: str | Path, workers: int | None = None, kernel: str | None = None,
               grids=PAPER_GRIDS, runner: Callable | None = None) -> dict:
@@ -373,7 +373,7 @@ def cli_grid(argv: list[str]) -> int:
     "taufm grid SPEC --scale {ci,mini,paper} [--kernel NAME] [--out DIR] [--workers N] [--cluster-config FILE]"
     ap = argparse.ArgumentParser(prog='taufm grid', description='Run a grid of experiments (papermill on Dask). '
                                  'Finished points (DONE) are skipped; failed ones are listed and retried on the next call.')
-    ap.add_argument('spec', help="grid spec: a YAML file or a name in grids/ (paper, ablation_unfreeze, ablation_layers, ablation_corpus)")
+    ap.add_argument('spec', help="grid spec: a YAML file or a name in grids/ (paper, ablation_unfreeze, ablation_layers, ablation_corpus, ablation_ptloss, hybrid)")
     ap.add_argument('--scale', choices=SCALES, default='mini')
     ap.add_argument('--kernel', default=None, help='Jupyter kernel for the experiment notebooks (e.g. a GPU kernel)')
     ap.add_argument('--out', type=Path, default=None, help='where run folders go (default: $TAUFM_RUNS/SCALE)')

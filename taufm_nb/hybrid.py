@@ -13,9 +13,9 @@ from .core import ConfigError, load_json, save_json
 from .backbone import BackboneConfig, Block, load_model, pack, save_model, unpack
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'HYBRID_FORMAT', 'HYBRID_VERSION', 'HybridConfig', 'HybridBackbone', 'ntp_loss', 'mask_candidates',
-           'mpm_loss', 'hybrid_loss', 'toy_ordered_jets', 'save_hybrid', 'load_hybrid', 'evaluate_hybrid',
-           'pretrain_hybrid', 'generate_hybrid', 'pretraining_inputs', 'run_stage']
+__all__ = ['OBJECTIVES', 'HYBRID_FORMAT', 'HYBRID_VERSION', 'CHAIN_OBJECTIVES', 'HybridConfig', 'HybridBackbone', 'ntp_loss',
+           'mask_candidates', 'mpm_loss', 'hybrid_loss', 'toy_ordered_jets', 'save_hybrid', 'load_hybrid',
+           'evaluate_hybrid', 'pretrain_hybrid', 'generate_hybrid', 'pretraining_inputs', 'run_stage']
 
 # %% ../nbs/25_hybrid.ipynb #b5bb2804
 OBJECTIVES = ('ntp', 'mpm', 'ntp+mpm')
@@ -311,14 +311,18 @@ def pretraining_inputs(tok, jets, lifetime: bool = False, batch_size: int = 4096
     tokens, tok_mask = torch.cat([t for t, _ in toks]), torch.cat([m for _, m in toks])
     return preprocess(x, mask, tok.cfg.replace(lifetime=lifetime)), mask, tokens, tok_mask
 
-def run_stage(scale: str, workdir: str | Path, objectives=OBJECTIVES, samples=('pp-qcd', 'pp-ttbar'), lifetime: bool = False,
+CHAIN_OBJECTIVES = dict(ci=('ntp+mpm',), mini=('ntp+mpm',), paper=OBJECTIVES)   # what `taufm reproduce` pretrains per scale
+
+def run_stage(scale: str, workdir: str | Path, objectives=None, samples=('pp-qcd', 'pp-ttbar'), lifetime: bool = False,
               device: str | None = None, progress: bool = True, **overrides) -> dict:
-    "Pretrain `workdir/hybrid-<objective>` for each objective on the jets of `workdir/data/<samples>`; metrics per folder."
+    "Pretrain `workdir/hybrid-<objective>` for each objective (default: the scale's CHAIN_OBJECTIVES) on `workdir/data/<samples>`."
     from taufm_nb.core import at_scale
     from taufm_nb.dataset import load_jets
     from taufm_nb.pretrain import PretrainConfig
     from taufm_nb.tokenizer import load_tokenizer
     workdir = Path(workdir); out = {}
+    objectives = CHAIN_OBJECTIVES[scale] if objectives is None else tuple(objectives)
+    if bad := [o for o in objectives if o not in OBJECTIVES]: raise ValueError(f"hybrid stage: unknown objective(s) {bad}; choose from {OBJECTIVES}")
     todo = [o for o in objectives if not (workdir / f'hybrid-{o}' / 'DONE').exists()]
     for o in objectives:
         if o not in todo: out[o] = load_json(workdir / f'hybrid-{o}' / 'metrics.json')

@@ -36,6 +36,7 @@ STAGES: list[Stage] = [
     Stage('generate', 'generate', module_stage('taufm_nb.generate'), 3),        # workdir/data/<process>/, workdir/corpus/ee/
     Stage('tokenizer', 'train-tokenizer', module_stage('taufm_nb.tokens'), 4),     # workdir/tokenizer, workdir/tokens (+ ee-corpus)
     Stage('pretrain', 'pretrain', module_stage('taufm_nb.pretrain'), 5),         # workdir/backbone{,-ee,-corpus0.1,-corpus0.3}
+    Stage('hybrid', 'pretrain', module_stage('taufm_nb.hybrid'), 16),           # workdir/hybrid-<objective> (beyond the paper)
     Stage('grid', 'grid', module_stage('taufm_nb.grid'), 7),                    # workdir/runs/<grid>/...
     Stage('figures', 'figures', module_stage('taufm_nb.figures'), 7),           # figures/ + results table
 ]

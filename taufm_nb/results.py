@@ -12,10 +12,11 @@ from .core import get_paths, atomic_path, load_json, in_test, figures_dir
 from .fixture import fake_runs
 
 # %% auto #0
-__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'LOWER_IS_BETTER', 'NOML_NAMES', 'STRATEGY_NAMES', 'TASK_METRIC',
-           'TRANSFER_COMPARE', 'STYLE', 'TASK_LABELS', 'read_run', 'gather', 'save_results', 'load_results',
-           'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach', 'data_efficiency', 'beats', 'main_grid',
-           'compare', 'strategy_table', 'difference', 'transfer_table', 'results_table', 'size_axis', 'figure_inputs']
+__all__ = ['PAPER_1E4', 'PAPER_RATIOS', 'QUANTITIES', 'LOWER_IS_BETTER', 'NOML_NAMES', 'MAIN_GRIDS', 'STRATEGY_NAMES',
+           'FOUNDATION', 'TASK_METRIC', 'TRANSFER_COMPARE', 'STYLE', 'TASK_LABELS', 'read_run', 'gather',
+           'save_results', 'load_results', 'load_predictions', 'seed_stats', 'closest_size', 'size_to_reach',
+           'data_efficiency', 'beats', 'main_grid', 'compare', 'strategy_table', 'difference', 'transfer_table',
+           'fm_vs_part', 'results_table', 'size_axis', 'figure_inputs']
 
 # %% ../nbs/41_results.ipynb #c1c7afe5
 def _hardware(h) -> str:
@@ -58,6 +59,9 @@ def gather(results_dir: str | Path) -> pd.DataFrame:
     rows = [read_run(p.parent) for p in sorted(root.rglob('DONE'))]
     df = pd.DataFrame(rows)
     if len(df): df['grid'] = [','.join(sorted(grids.get(r, ()))) for r in df['run_id']]
+    if 'head_lifetime' in df:      # a strategy with the lifetime features through the head is a strategy of its own
+        lt = df.head_lifetime.fillna(False).astype(bool)
+        df.loc[lt, 'strategy'] = df.loc[lt, 'strategy'] + '_lifetime'
     return df
 
 def save_results(df: pd.DataFrame, path: str | Path) -> tuple[Path, Path]:
@@ -169,10 +173,13 @@ def beats(value, baseline, metric: str):
     if metric not in LOWER_IS_BETTER or value is None or baseline is None or not (np.isfinite(value) and np.isfinite(baseline)): return None
     return bool(value < baseline) if LOWER_IS_BETTER[metric] else bool(value > baseline)
 
+MAIN_GRIDS = ('paper', 'hybrid')   # the paper's strategies and, beyond the paper, the hybrid ones (same sizes and seeds)
+
 def main_grid(df: pd.DataFrame) -> pd.DataFrame:
-    "Rows of the main (paper) grid, when grid membership is known; else all rows."
-    if 'grid' in df and df.grid.str.contains(r'\bpaper\b').any(): return df[df.grid.str.contains(r'\bpaper\b')]
-    return df
+    "Rows of the main grids (paper, hybrid), when grid membership is known; else all rows."
+    if 'grid' not in df: return df
+    m = df.grid.fillna('').str.contains(r'\b(?:' + '|'.join(MAIN_GRIDS) + r')\b')
+    return df[m] if m.any() else df
 
 def _fmt(m, s, n):
     "mean ± std with 3 significant digits of the mean (at least 3 decimals): 0.00690 ± 0.00003, 0.249 ± 0.012."
@@ -218,8 +225,9 @@ def compare(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -
 STRATEGY_NAMES = dict(from_scratch='from scratch', fixed_backbone='fixed backbone', fine_tuning='fine-tuning',
                       fine_tuning_random='fine-tuning schedule, random init (control)',
                       fine_tuning_dapt='fine-tuning after e+e- pretraining', hybrid_fixed='hybrid backbone, fixed',
-                      hybrid_fine_tuning='hybrid backbone, fine-tuned', part='ParT', deepset='DeepSet',
-                      small_scratch='small, from scratch')
+                      hybrid_fine_tuning='hybrid backbone, fine-tuned', fine_tuning_lifetime='fine-tuning + lifetime head',
+                      part='ParT', deepset='DeepSet', small_scratch='small, from scratch')
+FOUNDATION = ('fixed_backbone', 'fine_tuning', 'fine_tuning_dapt', 'fine_tuning_lifetime', 'hybrid_fixed', 'hybrid_fine_tuning')
 TASK_METRIC = dict(tau_id=('misid_at_80', 'misID at 80% eff.'), pt=('resolution', 'pT resolution'),
                    decay_mode=('weighted_auc', 'weighted AUC'))
 
@@ -296,6 +304,31 @@ def transfer_table(df: pd.DataFrame, n_sizes: int = 2) -> tuple[list[str], list[
             '|---' * (5 + len(TRANSFER_COMPARE)) + '|']
     return (head + lines if lines else []), rows
 
+def fm_vs_part(df: pd.DataFrame, within: float = 0.10) -> tuple[list[str], list[dict]]:
+    "Best foundation-model strategy (lowest seed-mean best validation loss) vs ParT per task and size (issue 16 targets)."
+    d = main_grid(df); lines, rows = [], []
+    for task in ('tau_id', 'pt', 'decay_mode'):
+        t = d[(d.task == task) & d.best_val_loss.notna()] if 'best_val_loss' in d else d.iloc[:0]
+        sizes = sorted(set(t[t.strategy == 'part'].n_train) & set(t[t.strategy.isin(FOUNDATION)].n_train))
+        for n in sizes:
+            s = t[t.n_train == n]
+            part = s[s.strategy == 'part'].best_val_loss.to_numpy(float)
+            means = s[s.strategy.isin(FOUNDATION)].groupby('strategy').best_val_loss.mean()
+            best = means.idxmin(); fm = s[s.strategy == best].best_val_loss.to_numpy(float)
+            r = difference(fm, part); excess = float(fm.mean() / part.mean() - 1)
+            target = ('within 10% of ParT' if n == max(sizes) else 'better than ParT' if n == min(sizes) else None)
+            met = None if target is None else (excess <= within if n == max(sizes) else bool(r['better']))
+            rows.append(dict(task=task, n_train=int(n), best=best, best_values=[float(v) for v in fm], part=[float(v) for v in part],
+                             excess=excess, target=target, met=met, significant=r['significant'], se=r['se']))
+            sd = lambda v: v.std(ddof=1) if len(v) > 1 else 0
+            sig = '' if r['se'] is None else f" ({abs(r['diff']) / r['se']:.1f} SE)" if r['se'] > 0 else ''
+            lines.append(f"| {task} | {int(n):,} | {STRATEGY_NAMES[best]}: {_fmt(fm.mean(), sd(fm), len(fm))} ({len(fm)}) | "
+                         f"{_fmt(part.mean(), sd(part), len(part))} ({len(part)}) | {100 * excess:+.1f}%{sig} | "
+                         f"{'–' if target is None else target + (': **met**' if met else ': missed')} |")
+    head = ['| task | jets | best foundation-model strategy: best val. loss (seeds) | ParT (seeds) | best FM vs ParT | target |',
+            '|---|---|---|---|---|---|']
+    return (head + lines if lines else []), rows
+
 def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -> tuple[str, dict]:
     "(markdown, JSON-able dict) of `compare`: our numbers next to the paper's, with scale, data and hardware."
     c = compare(df, target_n, scale)
@@ -327,6 +360,12 @@ def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = N
                   "randomly initialised backbone (control: SPEC 5 — the reference code re-initialised the loaded weights) "
                   "the fixed backbone and fine-tuning the backbone continued on unlabeled e+e- jets, at the smallest training sizes; mean ± std (number of seeds); a difference is "
                   "called significant when it exceeds 2 standard errors of the difference of the seed means:", ''] + tr_lines
+    fm_lines, c['fm_vs_part'] = fm_vs_part(df)
+    if fm_lines:
+        lines += ['', "Foundation model vs supervised ParT on the same candidate features (beyond the paper: the best of the "
+                  f"strategies {', '.join(STRATEGY_NAMES[s] for s in FOUNDATION)} per size, picked by its seed mean, so slightly "
+                  "favoured); targets: within 10% of ParT at the largest size, better at the smallest; SE: standard errors of the "
+                  "difference of the seed means:", ''] + fm_lines
     st_lines, c['strategies'] = strategy_table(df, target_n)
     lines += ['', f"All strategies at the size closest to {target_n:.0e} jets (mean over seeds; the referees' baselines "
                   "included when the grid ran them):", ''] + st_lines
@@ -337,6 +376,7 @@ STYLE = dict(                                         # strategy -> (label, colo
     (s, (STRATEGY_NAMES[s], colour, ls)) for s, colour, ls in (
         ('from_scratch', 'tab:red', '-'), ('fixed_backbone', 'tab:blue', '-'), ('fine_tuning', 'tab:green', '-'),
         ('fine_tuning_random', 'tab:olive', ':'), ('fine_tuning_dapt', 'tab:cyan', '-'),
+        ('hybrid_fixed', 'tab:brown', '-.'), ('hybrid_fine_tuning', 'tab:pink', '-.'), ('fine_tuning_lifetime', 'darkgreen', '-.'),
         ('part', 'tab:purple', '--'), ('small_scratch', 'tab:orange', '--'), ('deepset', 'tab:gray', '--')))
 TASK_LABELS = dict(tau_id=r'$\tau_h$ identification', pt=r'$\tau_h$ $p_T$ regression', decay_mode='decay-mode classification')
 

@@ -93,8 +93,8 @@ class ExperimentConfig(Config):
                            pt_delta=self.pt_delta)
 
 # %% ../nbs/33_runs.ipynb #127a392d
-def ci_assets(workdir: str | Path | None = None) -> dict:
-    "Data, tokenizer and backbone of the `ci` scale, built once (file-locked) under `runs/ci-assets` by the chain's stages."
+def ci_assets(workdir: str | Path | None = None, hybrid: bool = False) -> dict:
+    "Data, tokenizer and backbone of the `ci` scale, built once (file-locked) under `runs/ci-assets` by the chain's stages; `hybrid`: its hybrid too."
     wd = Path(workdir) if workdir else get_paths().runs / 'ci-assets'
     wd.mkdir(parents=True, exist_ok=True)
     with open(wd / '.lock', 'w') as lock:
@@ -106,6 +106,9 @@ def ci_assets(workdir: str | Path | None = None) -> dict:
             t0 = time.time()
             for stage in (generate, tokens, pretrain): stage.run_stage('ci', wd)
             save_json({'built': time.strftime('%Y-%m-%d %H:%M:%S'), 'seconds': round(time.time() - t0, 1)}, wd / 'READY')
+        if hybrid:                                                # the hybrid backbone, when a hybrid strategy asks for it
+            from taufm_nb.hybrid import run_stage
+            run_stage('ci', wd, progress=False)                  # DONE: skipped
     return dict(data=wd / 'data', tokenizer=wd / 'tokenizer', backbone=wd / 'backbone', workdir=wd)
 
 def chain_assets(scale: str, complete: bool = True) -> dict | None:
@@ -122,7 +125,7 @@ def resolve_assets(p: ExperimentConfig) -> dict:
     if all(getattr(p, k) for k, v in need.items() if v): default, origin = {}, 'given'
     elif (default := chain_assets(p.scale)) is not None: origin = f"the complete {p.scale} chain {default['workdir']}"
     elif p.scale == 'ci':
-        default = ci_assets(); origin = f"{default['workdir']} (built once for ci runs: no complete {chain_assets('ci', False)['workdir']})"
+        default = ci_assets(hybrid=p.strategy in HYBRID); origin = f"{default['workdir']} (built once for ci runs: no complete {chain_assets('ci', False)['workdir']})"
     else:
         default = chain_assets(p.scale, complete=False); origin = f"the {p.scale} chain {default['workdir']}"
     out = {}

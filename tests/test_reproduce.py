@@ -20,7 +20,7 @@ def test_ci_chain_end_to_end(tmp_path):
                        capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     rep = json.loads((wd / 'reproduce.json').read_text())
-    assert rep['status'] == dict.fromkeys(('generate', 'tokenizer', 'pretrain', 'grid', 'figures'), 'done'), rep
+    assert rep['status'] == dict.fromkeys(('generate', 'tokenizer', 'pretrain', 'hybrid', 'grid', 'figures'), 'done'), rep
     for name in FIGURES:
         for ext in ('pdf', 'png'): assert (figs / f'{name}.{ext}').stat().st_size > 1000, f'{name}.{ext}'
     # the assets of issue 13, by the names the fine-tuning side resolves
@@ -28,10 +28,16 @@ def test_ci_chain_end_to_end(tmp_path):
     assert (wd / 'tokens' / 'ee-corpus.parquet').exists() and (wd / 'tokenizer' / 'quality.json').exists()
     for name in ('backbone', 'backbone-ee', 'backbone-corpus0.1', 'backbone-corpus0.3'):
         assert all((wd / name / f).exists() for f in ('DONE', 'metrics.json', 'backbone.safetensors', 'next_token.json')), name
+    hyb = json.loads((wd / 'hybrid-ntp+mpm' / 'metrics.json').read_text())      # the hybrid stage (issue 16): joint objective
+    assert (wd / 'hybrid-ntp+mpm' / 'DONE').exists() and hyb['final_val_ntp'] > 0 and hyb['final_val_mpm'] > 0, hyb
     md = (figs / 'results.md').read_text()
     assert 'Scale: ci' in md and '| pT resolution (IQR/median) |' in md and 'ParT' not in md.split('All strategies')[0]
+    header = md.split('All strategies')[1].splitlines()[2]                  # the hybrid grid's strategies, each its own column
+    for name in ('hybrid backbone, fixed', 'hybrid backbone, fine-tuned', 'fine-tuning + lifetime head', 'fine-tuning |'):
+        assert name in header, header
     runs = [d for d in (wd / 'runs').iterdir() if d.is_dir()]
-    assert len(runs) >= 30 and all((d / 'DONE').exists() and (d / 'run.ipynb').exists() for d in runs)
+    assert len(runs) >= 39 and all((d / 'DONE').exists() and (d / 'run.ipynb').exists() for d in runs)
+    assert sum(d.name.startswith(('tau_id-hybrid', 'pt-hybrid', 'decay_mode-hybrid')) for d in runs) == 6
     # a second call, with relative paths, finds everything done and redraws only the figures (the figure notebooks run
     # in nbs/, so every path handed to them must be resolved first: a relative --workdir broke Figs. 2-3 once)
     r2 = subprocess.run(taufm_cmd() + ['reproduce', '--scale', 'ci', '--workdir', 'wd', '--fig-dir', 'figs2'], cwd=tmp_path,
