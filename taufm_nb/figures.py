@@ -4,15 +4,15 @@
 
 # %% ../nbs/48_figures.ipynb #efbddcdf
 from __future__ import annotations
-import argparse, os, shutil, sys, time
+import argparse, hashlib, json, os, shutil, sys, time
 from pathlib import Path
 from .core import PAPERMILL_OPTS, SCALES, get_paths, atomic_path, atomic_write, save_json, figures_dir
 from .results import gather, save_results, data_efficiency, results_table, main_grid
 
 # %% auto #0
 __all__ = ['FIGURE_NOTEBOOKS', 'TOKENIZER_NOTEBOOK', 'GENERATION_NOTEBOOK', 'STANDIN_NOTEBOOK', 'TRANSFER_NOTEBOOK',
-           'STANDIN_EVENTS', 'write_tables', 'run_figure_notebook', 'draw_figures', 'cli_fig_dir', 'figures_main',
-           'run_stage']
+           'STANDIN_EVENTS', 'STAGE_NOTEBOOKS', 'write_tables', 'run_figure_notebook', 'draw_figures', 'cli_fig_dir',
+           'figures_main', 'stage_key', 'up_to_date', 'run_stage']
 
 # %% ../nbs/48_figures.ipynb #3e818ec9
 FIGURE_NOTEBOOKS = ('42_fig4_loss_vs_size.ipynb', '43_fig5_physics.ipynb', '44_fig6_tsne.ipynb',
@@ -96,10 +96,37 @@ def figures_main(argv: list[str]) -> int:
         print(f"taufm figures: {e}", file=sys.stderr); return 2
     return 1 if any(str(v).startswith(('FAILED', 'missing')) for v in st.values()) else 0
 
+STAGE_NOTEBOOKS = FIGURE_NOTEBOOKS + (TOKENIZER_NOTEBOOK, GENERATION_NOTEBOOK, TRANSFER_NOTEBOOK, STANDIN_NOTEBOOK)
+
+def stage_key(scale: str, workdir: Path, figs: str) -> str:
+    "Hash of what the figures stage draws from: scale, figure folder, finished runs and assets (DONE files), package code, notebooks."
+    root, h = get_paths().root, hashlib.sha256(json.dumps([scale, figs]).encode())
+    done = sorted(workdir.rglob('DONE')) if workdir.exists() else []
+    for f in done: h.update(f"{f.relative_to(workdir)}:{f.stat().st_mtime_ns}".encode())
+    for f in sorted((root / 'taufm_nb').glob('*.py')) + [root / 'nbs' / n for n in STAGE_NOTEBOOKS]:
+        h.update(f.name.encode()); h.update(f.read_bytes() if f.exists() else b'')
+    return h.hexdigest()
+
+def _outputs(figs: Path, since: float) -> dict:
+    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(figs.iterdir()) if f.is_file() and f.stat().st_mtime >= since}
+
+def up_to_date(record: Path, key: str, figs: Path) -> bool:
+    "True when `record` (the last complete figures stage) has this `key` and every file it drew is there, unchanged."
+    try: r = json.loads(record.read_text())
+    except (OSError, ValueError): return False
+    return r.get('key') == key and bool(r.get('files')) and all(
+        (figs / n).is_file() and [(figs / n).stat().st_size, (figs / n).stat().st_mtime_ns] == v for n, v in r['files'].items())
+
 def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dict:
     "The figures stage of `taufm reproduce`: tables + Figs. 4-7 on `workdir/runs`; Figs. 2-3 and generated jets on its assets."
     workdir, figs = Path(workdir).resolve(), str(figures_dir().resolve())   # absolute: the notebooks run in nbs/; figures:
     # $TAUFM_FIGURES (set by the chain), else figures/
+    record, key, t0 = workdir / 'results' / 'figures-stage.json', stage_key(scale, workdir, figs), time.time() - 1
+    if up_to_date(record, key, Path(figs)):
+        print(f"[figures] up to date (same runs, assets, code and notebooks; every figure in {figs} unchanged): nothing "
+              f"redrawn; delete {record} to force", flush=True)
+        return dict(figures=0, up_to_date=True)
+    record.unlink(missing_ok=True)
     st = draw_figures(workdir / 'runs', workdir / 'results', figs, scale=scale, kernel=kernel)
     if (workdir / 'tokenizer').exists():    # Figs. 2 and 3: the chain's tokenizer on the chain's data
         st[TOKENIZER_NOTEBOOK] = run_figure_notebook(TOKENIZER_NOTEBOOK, dict(
@@ -116,4 +143,5 @@ def run_stage(scale: str, workdir: str | Path, kernel: str | None = None) -> dic
         n_ztautau=nz, n_qq=nq, sensitivity=scale != 'ci', fig_dir=figs), workdir / 'results', kernel)
     bad = {k: v for k, v in st.items() if str(v).startswith(('FAILED', 'missing'))}
     if bad: raise RuntimeError('figure notebook(s) failed: ' + '; '.join(f'{k}: {v}' for k, v in bad.items()))
+    save_json(dict(key=key, files=_outputs(Path(figs), t0), drawn=time.strftime('%Y-%m-%d %H:%M:%S')), record)   # complete: last
     return dict(figures=len(st) - len(bad))
