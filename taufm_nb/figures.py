@@ -50,7 +50,8 @@ def run_figure_notebook(name: str, params: dict, out: str | Path, kernel: str | 
     dst.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel, cwd=str(nbs), **PAPERMILL_OPTS)
+        from taufm_nb.grid import quiet_kernel_noise          # the kernel's TCP warning: one line per notebook, noise
+        with quiet_kernel_noise(): pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel, cwd=str(nbs), **PAPERMILL_OPTS)
         st = f"ok in {time.time() - t0:.0f} s ({dst})"
     except Exception as e:
         st = f"FAILED: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''} (notebook {dst})"
