@@ -93,7 +93,7 @@ def _run_stages(scale: str, workdir: Path, stages: list[Stage], seconds: dict | 
 def cli_reproduce(argv: list[str]) -> int:
     "taufm reproduce --scale {ci,mini,paper}"
     ap = argparse.ArgumentParser(prog='taufm reproduce', description=__doc__ or 'Run the whole chain of the paper.')
-    ap.add_argument('--scale', choices=SCALES, default='mini', help='ci: minutes (tests); mini: ~68 min on 2 cores (measured 2026-12-03; 50 of them the paper\'s chain, the rest the hybrid); paper: GPU node')
+    ap.add_argument('--scale', choices=SCALES, default='mini', help='ci: minutes (tests); mini: ~78 min on 2 cores (measured 2026-12-03; ~48 min without the hybrid stage, grid and generation); paper: GPU node')
     ap.add_argument('--workdir', type=Path, default=None, help='where intermediate outputs go (default: runs/reproduce-SCALE)')
     ap.add_argument('--fig-dir', type=Path, default=None, help=f'where the figures and the results table go (default: '
                     f'$TAUFM_FIGURES, else figures/ at {COMMITTED_SCALE} scale, the committed ones, else WORKDIR/figures)')
