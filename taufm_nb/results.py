@@ -322,11 +322,13 @@ def fm_vs_part(df: pd.DataFrame, within: float = 0.10) -> tuple[list[str], list[
                              excess=excess, target=target, met=met, significant=r['significant'], se=r['se']))
             sd = lambda v: v.std(ddof=1) if len(v) > 1 else 0
             sig = '' if r['se'] is None else f" ({abs(r['diff']) / r['se']:.1f} SE)" if r['se'] > 0 else ''
+            const = float(s.const_val_loss.mean()) if 'const_val_loss' in s and s.const_val_loss.notna().any() else None
+            rows[-1]['const_val_loss'] = const                      # the model-free bar: the best constant prediction
             lines.append(f"| {task} | {int(n):,} | {STRATEGY_NAMES[best]}: {_fmt(fm.mean(), sd(fm), len(fm))} ({len(fm)}) | "
-                         f"{_fmt(part.mean(), sd(part), len(part))} ({len(part)}) | {100 * excess:+.1f}%{sig} | "
-                         f"{'–' if target is None else target + (': **met**' if met else ': missed')} |")
-    head = ['| task | jets | best foundation-model strategy: best val. loss (seeds) | ParT (seeds) | best FM vs ParT | target |',
-            '|---|---|---|---|---|---|']
+                         f"{_fmt(part.mean(), sd(part), len(part))} ({len(part)}) | {'–' if const is None else f'{const:.4g}'} | "
+                         f"{100 * excess:+.1f}%{sig} | {'–' if target is None else target + (': **met**' if met else ': missed')} |")
+    head = ['| task | jets | best foundation-model strategy: best val. loss (seeds) | ParT (seeds) | constant prediction (no model) | best FM vs ParT | target |',
+            '|---|---|---|---|---|---|---|']
     return (head + lines if lines else []), rows
 
 def results_table(df: pd.DataFrame, target_n: float = 1e4, scale: str | None = None) -> tuple[str, dict]:
