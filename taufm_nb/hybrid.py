@@ -14,8 +14,9 @@ from .backbone import BackboneConfig, Block, load_model, pack, save_model, unpac
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'HYBRID_FORMAT', 'HYBRID_VERSION', 'CHAIN_OBJECTIVES', 'HybridConfig', 'HybridBackbone', 'ntp_loss',
-           'mask_candidates', 'mpm_loss', 'hybrid_loss', 'toy_ordered_jets', 'save_hybrid', 'load_hybrid',
-           'evaluate_hybrid', 'pretrain_hybrid', 'generate_hybrid', 'pretraining_inputs', 'run_stage']
+           'mask_candidates', 'mpm_loss', 'hybrid_loss', 'toy_ordered_jets', 'code_centroids', 'token_swap',
+           'save_hybrid', 'load_hybrid', 'evaluate_hybrid', 'pretrain_hybrid', 'generate_hybrid', 'pretraining_inputs',
+           'run_stage']
 
 # %% ../nbs/25_hybrid.ipynb #b5bb2804
 OBJECTIVES = ('ntp', 'mpm', 'ntp+mpm')
@@ -28,6 +29,8 @@ class HybridConfig(BackboneConfig):
     mask_frac: float = 0.4         # MPM: fraction of a jet's real candidates masked (ours; at least one per jet)
     mpm_weight: float = 1.0        # joint loss = NTP + mpm_weight * MPM (ours: equal weights)
     lifetime: bool = False         # inputs include d0, d0err, dz, dzerr (asinh-compressed; beyond the paper, SPEC 3)
+    token_input_frac: float = 0.25 # pretraining jets read through their codes' mean features, as generation reads (ours)
+    joint_split: bool = False      # ntp+mpm training: half of each batch trains NTP, the other half MPM (one pass each)
 
     def validate(self):
         super().validate()
@@ -35,6 +38,7 @@ class HybridConfig(BackboneConfig):
         if self.objective not in OBJECTIVES: raise ConfigError(f"HybridConfig: objective {self.objective!r} is not one of {OBJECTIVES}")
         if not 0 < self.mask_frac < 1: raise ConfigError(f"HybridConfig: mask_frac must be in (0, 1), got {self.mask_frac}")
         if self.mpm_weight < 0: raise ConfigError(f"HybridConfig: mpm_weight must be >= 0, got {self.mpm_weight}")
+        if not 0 <= self.token_input_frac < 1: raise ConfigError(f"HybridConfig: token_input_frac must be in [0, 1), got {self.token_input_frac}")
 
     @property
     def bidirectional(self) -> bool:
@@ -56,6 +60,12 @@ class HybridBackbone(nn.Module):
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size)                # next-token logits
         self.mpm_head = nn.Linear(cfg.n_embd, cfg.vocab_size)            # masked-particle logits
         for hd in (self.head, self.mpm_head): nn.init.zeros_(hd.weight); nn.init.zeros_(hd.bias)   # start uniform (ours)
+        self.register_buffer('code_inputs', torch.zeros(cfg.vocab_size - 2, cfg.n_features))  # (n_codes, F): see Generation
+
+    def token_inputs(self, tokens, mask):
+        "What generation reads: each candidate's code -> its mean features `code_inputs`. tokens (B, P + 2) -> (B, P, F)."
+        codes = (tokens[:, 1:mask.shape[1] + 1] - 1).clamp(0, self.cfg.vocab_size - 3)  # (B, P); padding masked below
+        return torch.where(mask.bool()[..., None], self.code_inputs[codes], 0.)
 
     def _check(self, x, mask):
         if x.ndim != 3 or x.shape[-1] != self.cfg.n_features:
@@ -127,10 +137,13 @@ def mpm_loss(model: HybridBackbone, x, mask, tokens, tok_mask, generator=None, r
     return F.cross_entropy(model.mpm_head(h[masked]).float(), tokens[:, 1:-1][masked], reduction=reduction), masked.sum()
 
 def hybrid_loss(model: HybridBackbone, x, mask, tokens, tok_mask, generator=None) -> dict:
-    "Sums and target counts of the objective's terms; `loss` = NTP mean + mpm_weight * MPM mean (the training loss)."
+    """Sums and target counts of the objective's terms; `loss` = NTP mean + mpm_weight * MPM mean (the training loss).
+    `joint_split` (training, ntp+mpm): even jets of the batch give the NTP term, odd ones the MPM term."""
     obj, out = model.cfg.objective, {}
-    if obj in ('ntp', 'ntp+mpm'): out['ntp_sum'], out['ntp_n'] = ntp_loss(model, x, mask, tokens, tok_mask)
-    if obj in ('mpm', 'ntp+mpm'): out['mpm_sum'], out['mpm_n'] = mpm_loss(model, x, mask, tokens, tok_mask, generator)
+    a = b = slice(None)
+    if obj == 'ntp+mpm' and model.cfg.joint_split and model.training and len(x) > 1: a, b = slice(0, None, 2), slice(1, None, 2)
+    if obj in ('ntp', 'ntp+mpm'): out['ntp_sum'], out['ntp_n'] = ntp_loss(model, x[a], mask[a], tokens[a], tok_mask[a])
+    if obj in ('mpm', 'ntp+mpm'): out['mpm_sum'], out['mpm_n'] = mpm_loss(model, x[b], mask[b], tokens[b], tok_mask[b], generator)
     out['loss'] = sum(w * out[f'{k}_sum'] / out[f'{k}_n'].clamp(min=1)
                       for k, w in (('ntp', 1.0), ('mpm', model.cfg.mpm_weight)) if f'{k}_sum' in out)
     return out
@@ -145,8 +158,26 @@ def toy_ordered_jets(n: int, n_bins: int = 8, max_particles: int = 10, seed: int
     codes = torch.where(mask, (x * n_bins).long().clamp(max=n_bins - 1), -1)
     return torch.where(mask, x, 0.)[..., None], mask, codes
 
+# %% ../nbs/25_hybrid.ipynb #fb55dabd
+def code_centroids(x, mask, tokens, n_codes: int):
+    "(n_codes, F): mean features x (N, P, F) of the real candidates per code of `tokens` (N, P + 2); unseen codes: the mean of all."
+    mask = torch.as_tensor(mask).bool(); x = torch.as_tensor(x).float()
+    codes = torch.as_tensor(tokens)[:, 1:mask.shape[1] + 1].long() - 1      # (N, P): the code of candidate p
+    c, v = codes[mask], x[mask]                                              # (M,), (M, F)
+    if len(c) == 0: raise ValueError("code_centroids: no real candidates")
+    if c.min() < 0 or c.max() >= n_codes: raise ValueError(f"code_centroids: codes outside [0, {n_codes}) (tokens of another tokenizer?)")
+    n = torch.bincount(c, minlength=n_codes).to(v.dtype)[:, None]          # (n_codes, 1)
+    s = torch.zeros(n_codes, x.shape[-1], dtype=v.dtype).index_add_(0, c, v)
+    return torch.where(n > 0, s / n.clamp(min=1), v.mean(0))
+
+def token_swap(model: HybridBackbone, x, mask, tokens, frac: float, generator: torch.Generator | None = None):
+    "x (B, P, F) with a random `frac` of the jets replaced by `model.token_inputs` (the inputs of generation)."
+    pick = torch.rand(len(x), generator=generator, device='cpu').to(x.device) < frac   # (B,)
+    if not pick.any(): return x
+    return torch.where(pick[:, None, None], model.token_inputs(tokens, mask).to(x.dtype), x)
+
 # %% ../nbs/25_hybrid.ipynb #f594dbd0
-HYBRID_FORMAT, HYBRID_VERSION = 'taufm-hybrid-backbone', 1
+HYBRID_FORMAT, HYBRID_VERSION = 'taufm-hybrid-backbone', 2   # 2: + code_inputs
 
 def save_hybrid(model: HybridBackbone, dir: str | Path, extra: dict | None = None) -> Path:
     "Write `model` to `dir/hybrid.safetensors` + `dir/hybrid.json` (safe, versioned, atomic)."
@@ -171,13 +202,16 @@ def _cut_jets(x, mask, tokens, tok_mask):
 @torch.no_grad()
 def evaluate_hybrid(model: HybridBackbone, x, mask, tokens, tok_mask, batch_size: int = 512, device: str = 'cpu',
                     seed: int = 0) -> dict:
-    "Mean NTP / MPM cross entropy (nats per target) over all jets; MPM masks drawn with `seed` (the same every call)."
+    """Mean NTP / MPM cross entropy (nats per target) over all jets; MPM masks drawn with `seed` (the same every call).
+    With NTP also `ntp_token`: the NTP loss with every jet read through `token_inputs`, as generation reads it."""
     model.eval(); g = torch.Generator().manual_seed(seed); tot = {}
     for i in range(0, len(x), batch_size):
         b = [t[i:i + batch_size].to(device) for t in _cut_jets(x[i:i + batch_size], mask[i:i + batch_size],
                                                              tokens[i:i + batch_size], tok_mask[i:i + batch_size])]
-        for k, v in _Objective(model)(*b, generator=g).items(): tot[k] = tot.get(k, 0.0) + float(v)
-    return {k: tot[f'{k}_sum'] / max(tot[f'{k}_n'], 1) for k in ('ntp', 'mpm') if f'{k}_sum' in tot}
+        r = _Objective(model)(*b, generator=g)
+        if 'ntp_sum' in r: r['ntp_token_sum'], r['ntp_token_n'] = ntp_loss(model, model.token_inputs(b[2], b[1]), *b[1:])
+        for k, v in r.items(): tot[k] = tot.get(k, 0.0) + float(v)
+    return {k: tot[f'{k}_sum'] / max(tot[f'{k}_n'], 1) for k in ('ntp', 'mpm', 'ntp_token') if f'{k}_sum' in tot}
 
 def pretrain_hybrid(x, mask, tokens, tok_mask, model_cfg: HybridConfig, cfg, out: str | Path, device: str | None = None,
                     progress: bool = True, stop_after_epochs: int | None = None) -> dict:
@@ -206,6 +240,7 @@ def pretrain_hybrid(x, mask, tokens, tok_mask, model_cfg: HybridConfig, cfg, out
     if len(tr) < 1: raise ValueError(f"only {len(x)} jets: nothing left to train on after the validation split")
     seed_everything(cfg.seed)
     model = HybridBackbone(model_cfg).to(device)
+    model.code_inputs.copy_(code_centroids(x[tr], mask[tr], tokens[tr], model_cfg.vocab_size - 2))   # the inputs of generation
     opt, inner = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)
     spe = len(_batches(len(tr), cfg, 0, rank, world)); total = cfg.epochs * spe
     sched = torch.optim.lr_scheduler.LambdaLR(inner, lambda s: lr_factor(s, total, max(1, int(cfg.warmup_frac * total)), cfg.min_lr_frac))
@@ -227,6 +262,7 @@ def pretrain_hybrid(x, mask, tokens, tok_mask, model_cfg: HybridConfig, cfg, out
         g = torch.Generator().manual_seed((cfg.seed * 1_000_003 + epoch) * 64 + rank)       # MPM masks of this epoch
         for idx in tqdm(_batches(len(tr), cfg, epoch, rank, world), desc=f'hybrid epoch {epoch}', disable=not progress or rank != 0, mininterval=2):
             b = [t.to(device, non_blocking=True) for t in _cut_jets(x[tr[idx]], mask[tr[idx]], tokens[tr[idx]], tok_mask[tr[idx]])]
+            if model_cfg.token_input_frac: b[0] = token_swap(model, b[0], b[1], b[2], model_cfg.token_input_frac, g)
             with torch.autocast('cuda', torch.bfloat16, enabled=device.startswith('cuda')):
                 r = net(*b, generator=g)
             loss = 0.
@@ -240,14 +276,14 @@ def pretrain_hybrid(x, mask, tokens, tok_mask, model_cfg: HybridConfig, cfg, out
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad); opt.step(); sched.step()
         v = evaluate_hybrid(model, x[val], mask[val], tokens[val], tok_mask[val], device=device, seed=cfg.seed)
         row = dict(epoch=epoch, **{f'train_{k}': tl[k] / max(tn[k], 1) for k in tl}, **{f'val_{k}': v[k] for k in v},
-                   val_loss=sum(w[k] * v[k] for k in v), lr=sched.get_last_lr()[0], seconds=time.time() - t0)
+                   val_loss=sum(w[k] * v[k] for k in w if k in v), lr=sched.get_last_lr()[0], seconds=time.time() - t0)
         history.append(row)
         if rank == 0:
             if progress: print(f"[pretrain hybrid] epoch {epoch}: " + '  '.join(f'{k} {row[k]:.4f}' for k in row if k.startswith('val_')), flush=True)
             save_torch({'model': model.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(), 'rng': torch.get_rng_state(),
                         'epoch': epoch, 'history': history, 'model_cfg': model_cfg.to_dict(), 'cfg': cfg.to_dict()}, ck)
         if ddp: torch.distributed.barrier()
-    metrics = dict(final_val_loss=history[-1]['val_loss'], **{f'final_val_{k}': history[-1][f'val_{k}'] for k in ('ntp', 'mpm') if f'val_{k}' in history[-1]},
+    metrics = dict(final_val_loss=history[-1]['val_loss'], **{f'final_val_{k}': history[-1][f'val_{k}'] for k in ('ntp', 'mpm', 'ntp_token') if f'val_{k}' in history[-1]},
                    n_train=len(tr), n_val=len(val), unigram_entropy=unigram_entropy(tokens[val], tok_mask[val]), world_size=world,
                    wall_time_s=time.time() - t_start, hardware=run_info(), model=model_cfg.to_dict(), **cfg.to_dict())
     if rank == 0:
@@ -264,10 +300,10 @@ def generate_hybrid(model: HybridBackbone, tok, n: int, temperature: float = 1.0
     if temperature <= 0: raise ValueError(f"temperature must be > 0 (use top_k=1 for greedy), got {temperature}")
     if tok.n_codes + 2 != model.cfg.vocab_size:
         raise ValueError(f"tokenizer has {tok.n_codes} codes but the hybrid backbone's vocab_size is {model.cfg.vocab_size} (needs n_codes + 2)")
-    if tok.cfg.n_features != model.cfg.n_features:
-        raise ValueError(f"tokenizer decodes {tok.cfg.n_features} features but the hybrid backbone reads {model.cfg.n_features}")
+    if not model.code_inputs.any():
+        raise ValueError("the hybrid backbone has no code inputs (all zero): pretrain it with `pretrain_hybrid`, or set "
+                         "`model.code_inputs` with `code_centroids`")
     from tqdm.auto import tqdm
-    from taufm_nb.tokenizer import preprocess
     from taufm_nb.tokens import codes_to_tokens
     model.eval(); dev = next(model.parameters()).device
     V, stop = model.cfg.vocab_size, model.cfg.vocab_size - 1
@@ -291,8 +327,7 @@ def generate_hybrid(model: HybridBackbone, tok, n: int, temperature: float = 1.0
             if t == P or done.all(): break
             grow = ~done
             codes[grow, t] = nxt[grow] - 1; mask[grow, t] = True
-            raw = tok.decode(codes[:, :t + 1], mask[:, :t + 1]).to(dev)                    # the decoder sees the whole jet
-            x[:, :t + 1] = preprocess(raw, mask[:, :t + 1], tok.cfg)
+            x[grow, t] = model.code_inputs[nxt[grow] - 1]                                   # the code's input, as in training
         out_c.append(codes.cpu()); out_m.append(mask.cpu())
     codes, mask = (torch.cat(out_c), torch.cat(out_m)) if out_c else (torch.zeros(0, P, dtype=torch.long), torch.zeros(0, P, dtype=torch.bool))
     return codes_to_tokens(torch.where(mask, codes, 0), mask, tok.n_codes)
