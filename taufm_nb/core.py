@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['SCALES', 'KERNEL', 'PAPERMILL_OPTS', 'project_root', 'Paths', 'get_paths', 'seed_everything', 'get_device', 'adamw',
-           'in_test', 'current_scale', 'at_scale', 'atomic_write', 'atomic_path', 'save_json', 'load_json',
-           'figures_dir', 'save_figure', 'save_torch', 'save_safetensors', 'papermill_kernel', 'moved_names',
-           'ConfigError', 'Config', 'run_info', 'check_saved']
+__all__ = ['SCALES', 'KERNEL', 'PAPERMILL_OPTS', 'KERNEL_START_FAILED', 'project_root', 'Paths', 'get_paths', 'seed_everything',
+           'get_device', 'adamw', 'in_test', 'current_scale', 'at_scale', 'atomic_write', 'atomic_path', 'save_json',
+           'load_json', 'figures_dir', 'save_figure', 'save_torch', 'save_safetensors', 'papermill_kernel',
+           'execute_notebook', 'moved_names', 'ConfigError', 'Config', 'run_info', 'check_saved']
 
 # %% ../nbs/00_core.ipynb #9f8f954e
 def project_root(start: str | Path | None = None) -> Path:
@@ -180,6 +180,17 @@ def papermill_kernel(requested: str | None = None) -> str:
     if requested: return requested
     from jupyter_client.kernelspec import KernelSpecManager
     return KERNEL if KERNEL in KernelSpecManager().find_kernel_specs() else 'python3'
+
+KERNEL_START_FAILED = 'Kernel died before replying to kernel_info'   # jupyter_client, before any cell ran
+
+def execute_notebook(src, dst, pm=None, **kw):
+    "papermill's `execute_notebook` with `PAPERMILL_OPTS`, once more if the kernel died while starting (ports raced)."
+    if pm is None: import papermill as pm
+    for attempt in (0, 1):
+        try: return pm.execute_notebook(str(src), str(dst), **{**PAPERMILL_OPTS, **kw})
+        except RuntimeError as e:
+            if attempt or KERNEL_START_FAILED not in str(e): raise
+            print(f"[papermill] {Path(src).name}: the kernel died while starting ({e}); starting another", file=sys.stderr, flush=True)
 
 # %% ../nbs/00_core.ipynb #10bceaa8
 def moved_names(module: str, moved: dict):

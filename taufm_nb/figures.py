@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, hashlib, json, os, shutil, sys, time
 from pathlib import Path
-from .core import PAPERMILL_OPTS, SCALES, get_paths, atomic_path, atomic_write, save_json, figures_dir
+from .core import PAPERMILL_OPTS, SCALES, execute_notebook, get_paths, atomic_path, atomic_write, save_json, figures_dir
 from .results import gather, save_results, data_efficiency, results_table, main_grid
 
 # %% auto #0
@@ -43,7 +43,6 @@ def write_tables(results_dir: str | Path, out: str | Path, scale: str | None = N
 
 def run_figure_notebook(name: str, params: dict, out: str | Path, kernel: str | None = None) -> str:
     "Execute nbs/`name` with papermill into out/notebooks/`name`; a status line ('ok ...', 'FAILED: ...', 'missing: ...')."
-    import papermill as pm
     nbs = get_paths().root / 'nbs'
     src, dst = nbs / name, Path(out) / 'notebooks' / name
     if not src.exists(): return f"missing: {src}"
@@ -51,7 +50,7 @@ def run_figure_notebook(name: str, params: dict, out: str | Path, kernel: str | 
     t0 = time.time()
     try:
         from taufm_nb.grid import quiet_kernel_noise          # the kernel's TCP warning: one line per notebook, noise
-        with quiet_kernel_noise(): pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel, cwd=str(nbs), **PAPERMILL_OPTS)
+        with quiet_kernel_noise(): execute_notebook(src, dst, parameters=params, kernel_name=kernel, cwd=str(nbs))
         st = f"ok in {time.time() - t0:.0f} s ({dst})"
     except Exception as e:
         st = f"FAILED: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''} (notebook {dst})"

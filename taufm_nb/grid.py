@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 import yaml
 from tqdm.auto import tqdm
-from .core import PAPERMILL_OPTS, SCALES, get_paths, save_json, run_info, papermill_kernel
+from .core import PAPERMILL_OPTS, SCALES, execute_notebook, get_paths, save_json, run_info, papermill_kernel
 from .cluster import GridError, make_cluster
 
 # %% auto #0
@@ -237,10 +237,9 @@ def quiet_kernel_noise(drop: tuple = KERNEL_NOISE):
 # %% ../nbs/40_grid.ipynb #24cec7a3
 def run_notebook(notebook: str | Path, params: dict, out_dir: str | Path, kernel: str | None = None) -> Path:
     "Execute a papermill `notebook` with `params` (+ `out_dir`) into `out_dir/run.ipynb`; write DONE when it succeeds."
-    import papermill as pm
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(notebook), str(out_dir / 'run.ipynb'), parameters={**params, 'out_dir': str(out_dir)},
-                        kernel_name=papermill_kernel(kernel), cwd=str(out_dir), **PAPERMILL_OPTS)
+    execute_notebook(notebook, out_dir / 'run.ipynb', parameters={**params, 'out_dir': str(out_dir)},
+                     kernel_name=papermill_kernel(kernel), cwd=str(out_dir))
     if not (out_dir / 'DONE').exists(): (out_dir / 'DONE').write_text('')
     return out_dir
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from .core import (Config, ConfigError, atomic_path, get_device, get_paths, load_json, run_info,
-                           PAPERMILL_OPTS, papermill_kernel, save_json, save_torch, seed_everything)
+                           PAPERMILL_OPTS, execute_notebook, papermill_kernel, save_json, save_torch, seed_everything)
 from .heads import TASKS, task_loss
 from .metrics import task_metrics
 from .finetune import (ALL_STRATEGIES, FINE_TUNING, HYBRID, STRATEGIES, TrainConfig, build_model, tokenize_jets,
@@ -330,15 +330,13 @@ def template_path() -> Path:
 
 def run_experiment(params: dict, out_dir: str | Path, kernel: str | None = None) -> Path:
     "Run one experiment through papermill into `out_dir` (run.ipynb, outputs, DONE); skip if DONE, resume if partial."
-    import papermill as pm
     out = Path(out_dir).resolve()
     if (out / 'DONE').exists(): return out
     p = ExperimentConfig.from_dict({**params, 'out_dir': str(out), 'write_done': False})     # fails fast
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / '.run.part.ipynb'
     try:
-        pm.execute_notebook(str(template_path()), str(tmp), parameters=p.to_dict(), kernel_name=papermill_kernel(kernel),
-                            cwd=str(get_paths().root), **PAPERMILL_OPTS)
+        execute_notebook(template_path(), tmp, parameters=p.to_dict(), kernel_name=papermill_kernel(kernel), cwd=str(get_paths().root))
     except BaseException:
         if tmp.exists(): os.replace(tmp, out / 'run.failed.ipynb')
         raise

@@ -37,7 +37,7 @@ def test_ci_chain_end_to_end(tmp_path):
     for name in ('hybrid backbone, fixed', 'hybrid backbone, fine-tuned', 'fine-tuning + lifetime head', 'fine-tuning |'):
         assert name in header, header
     runs = [d for d in (wd / 'runs').iterdir() if d.is_dir()]
-    assert len(runs) >= 39 and all((d / 'DONE').exists() and (d / 'run.ipynb').exists() for d in runs)
+    assert len(runs) == 36 and all((d / 'DONE').exists() and (d / 'run.ipynb').exists() for d in runs)
     assert [d.name.split('-')[1] for d in sorted(runs) if '-hybrid' in d.name] == ['hybrid_fine_tuning', 'hybrid_fixed']   # ci: decay modes
     # a second call, with relative paths (the same folders), finds everything done, the figures included: nothing new,
     # nothing redrawn (that relative paths reach the figure notebooks resolved is tested in nbs/48_figures)
