@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, hashlib, json, os, shutil, sys, time
 from pathlib import Path
-from .core import PAPERMILL_OPTS, SCALES, execute_notebook, get_paths, atomic_path, atomic_write, save_json, figures_dir
+from .core import SCALES, execute_notebook, get_paths, atomic_path, atomic_write, save_json, figures_dir
 from .results import gather, save_results, data_efficiency, results_table, main_grid
 
 # %% auto #0

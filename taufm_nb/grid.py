@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 import yaml
 from tqdm.auto import tqdm
-from .core import PAPERMILL_OPTS, SCALES, execute_notebook, get_paths, save_json, run_info, papermill_kernel
+from .core import SCALES, execute_notebook, get_paths, save_json, run_info, papermill_kernel
 from .cluster import GridError, make_cluster
 
 # %% auto #0

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from .core import (Config, ConfigError, atomic_path, get_device, get_paths, load_json, run_info,
-                           PAPERMILL_OPTS, execute_notebook, papermill_kernel, save_json, save_torch, seed_everything)
+                           execute_notebook, papermill_kernel, save_json, save_torch, seed_everything)
 from .heads import TASKS, task_loss
 from .metrics import task_metrics
 from .finetune import (ALL_STRATEGIES, FINE_TUNING, HYBRID, STRATEGIES, TrainConfig, build_model, tokenize_jets,
